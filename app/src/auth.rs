@@ -1,0 +1,32 @@
+//! Who is signed in, as the server keeps it in the session.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Session key under which the signed-in user is stored.
+pub const SESSION_USER_KEY: &str = "user";
+
+pub const ROLE_RESIDENT: &str = "resident";
+pub const ROLE_AGENCY_STAFF: &str = "agency_staff";
+pub const ROLE_ADMIN: &str = "admin";
+
+/// The signed-in person. Lives only in the server-side session store; the browser holds an
+/// opaque session id.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionUser {
+    pub account_id: Uuid,
+    /// Set for residents (created at their first login).
+    pub resident_id: Option<Uuid>,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Kept for the `id_token_hint` of RP-initiated logout; never sent to the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl SessionUser {
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}

@@ -1,0 +1,17 @@
+//! The onecity portal's user interface: Leptos components, routes and server functions.
+//!
+//! Built twice: with `ssr` into the server (server-side rendering and the server functions'
+//! bodies), and with `hydrate` into the WebAssembly bundle that makes the same pages
+//! interactive in the browser. Server-only code lives behind `#[cfg(feature = "ssr")]`.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod pages;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

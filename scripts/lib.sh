@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# Helpers shared by ./dev run and ./dev test: install what is missing, start and stop the
+# embedded parts (PostgreSQL, the identity provider), and clean up only what we started.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="${ONECITY_DATA:-$ROOT/.data}"
+# Build output outside the clone, reused across clones and CI runs on this machine.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onecity/target}"
+# Queries are checked against the committed .sqlx/ data: no database needed to build.
+export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+
+STARTED_PIDS=()
+PG_DIRS=()
+
+log() { printf '\033[1m[onecity]\033[0m %s\n' "$*" >&2; }
+die() { printf '[onecity] error: %s\n' "$*" >&2; exit 1; }
+
+cleanup() {
+  local pid dir
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+  for dir in "${PG_DIRS[@]:-}"; do
+    [ -n "$dir" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+  done
+}
+
+apt_install() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  fi
+}
+
+# Everything the build needs, installed only when missing.
+ensure_build_tools() {
+  apt_install postgresql-15 ca-certificates
+  command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
+  command -v node >/dev/null || apt_install nodejs npm
+  if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+    log "adding the wasm32 target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # Not --locked: its lock file names a crate version that is not in the registry.
+    cargo install wasm-bindgen-cli@"$WASM_BINDGEN_VERSION"
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    log "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 30 minutes on 2 cores, once)"
+    cargo install --locked cargo-leptos@"$CARGO_LEPTOS_VERSION"
+  fi
+  npm_ci "$ROOT/idp"
+}
+
+npm_ci() {
+  local dir="$1"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "installing npm packages in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# pg_start DIR PORT: a private cluster from Debian's binaries, owned by the postgres user
+# (initdb refuses to run as root), listening on 127.0.0.1 and a socket inside DIR.
+pg_start() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  chown postgres: "$dir"
+  chmod 700 "$dir"
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    log "creating PostgreSQL cluster in ${dir#"$ROOT"/}"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    die "a PostgreSQL server is already running on ${dir#"$ROOT"/} (another ./dev?); stop it first"
+  fi
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" start >/dev/null
+  PG_DIRS+=("$dir")
+}
+
+# wait_http URL SECONDS: until the URL answers 2xx.
+wait_http() {
+  local url="$1" secs="${2:-60}" i
+  for ((i = 0; i < secs * 10; i++)); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$url did not come up within ${secs}s"
+}
+
+# idp_start PORT DATA_DIR [REDIRECT_URIS] [POST_LOGOUT_URIS]: the development OpenID provider.
+idp_start() {
+  local port="$1" data="$2"
+  IDP_PORT="$port" IDP_DATA_DIR="$data" \
+    IDP_REDIRECT_URIS="${3:-http://localhost:3000/auth/callback}" \
+    IDP_POST_LOGOUT_REDIRECT_URIS="${4:-http://localhost:3000/}" \
+    node "$ROOT/idp/server.mjs" >"$data.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/.well-known/openid-configuration" 30
+}

@@ -1,0 +1,295 @@
+//! Configuration: every setting is a `--flag` and an environment variable.
+//!
+//! Two profiles. `dev` (what the README's run command uses) fills in the embedded
+//! development identity provider and a local database so a newcomer needs no setup.
+//! `prod` has no defaults for anything that matters: a missing issuer, client secret,
+//! database URL or session-cookie policy stops the server at startup with a message
+//! naming the flag and the variable, instead of silently falling back to something
+//! insecure.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use url::Url;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// Local development and tests: embedded defaults for the IdP and database.
+    Dev,
+    /// Production: every security-relevant value must be given explicitly.
+    Prod,
+}
+
+/// Settings of the `serve` command, as given on the command line or in the environment.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Which defaults apply: `dev` fills in the embedded IdP and local database; `prod` requires every value.
+    #[arg(long, env = "ONECITY_PROFILE", value_enum, default_value = "prod")]
+    pub profile: Profile,
+
+    /// PostgreSQL connection URL, e.g. postgres://onecity@db.internal/onecity.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Maximum connections in the database pool. Keep the sum over all portal processes
+    /// below the server's max_connections (100 by default).
+    #[arg(long, env = "ONECITY_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// Address the HTTP server binds to.
+    #[arg(long, env = "ONECITY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// The portal's public base URL as browsers see it (scheme, host, port). Used for the
+    /// OIDC redirect URI and to check the Origin of state-changing requests.
+    #[arg(long, env = "ONECITY_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+
+    /// Folder with the built site (the `pkg/` bundle and public assets) made by cargo-leptos.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// OpenID Connect issuer URL; must match the provider's `issuer` exactly.
+    #[arg(long, env = "ONECITY_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// OAuth2 client id registered at the provider for this portal.
+    #[arg(long, env = "ONECITY_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// OAuth2 client secret (confidential client). Never logged.
+    #[arg(long, env = "ONECITY_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<SecretString>,
+
+    /// Scopes requested at login, space separated (`openid` is always included).
+    #[arg(long, env = "ONECITY_OIDC_SCOPES", default_value = "openid profile email roles")]
+    pub oidc_scopes: String,
+
+    /// Where the user's roles are in the ID token / userinfo claims, as a dot path:
+    /// `roles` (the dev IdP), `realm_access.roles` (Keycloak), `groups`, ...
+    #[arg(long, env = "ONECITY_OIDC_ROLES_CLAIM", default_value = "roles")]
+    pub oidc_roles_claim: String,
+
+    /// Send session cookies only over HTTPS. Required (true) in prod; dev defaults to false
+    /// because the embedded stack runs on plain http://localhost.
+    #[arg(long, env = "ONECITY_COOKIE_SECURE")]
+    pub cookie_secure: Option<bool>,
+
+    /// Idle time after which a session expires, in minutes.
+    #[arg(long, env = "ONECITY_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    pub session_idle_minutes: i64,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, env = "ONECITY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+/// Validated configuration the server runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub profile: Profile,
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub site_root: PathBuf,
+    pub oidc: OidcConfig,
+    pub cookie_secure: bool,
+    pub session_idle_minutes: i64,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scopes: Vec<String>,
+    pub roles_claim: String,
+}
+
+/// A setting that is required in the chosen profile but was not given.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing setting: pass --{flag} or set {env} ({why})")]
+    Missing { flag: &'static str, env: &'static str, why: &'static str },
+    #[error("invalid setting --{flag}: {problem}")]
+    Invalid { flag: &'static str, problem: String },
+}
+
+/// Defaults of the embedded development stack (the README's run command).
+pub mod dev {
+    pub const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5433/onecity";
+    pub const PUBLIC_URL: &str = "http://localhost:3000";
+    pub const OIDC_ISSUER: &str = "http://127.0.0.1:4000";
+    pub const OIDC_CLIENT_ID: &str = "onecity-portal";
+    pub const OIDC_CLIENT_SECRET: &str = "onecity-dev-secret";
+}
+
+impl ServeArgs {
+    /// Applies the profile's defaults and checks that nothing required is missing.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first missing or invalid setting.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let dev = self.profile == Profile::Dev;
+        let pick = |given: Option<String>, default: &str, flag, env, why| match (given, dev) {
+            (Some(v), _) => Ok(v),
+            (None, true) => Ok(default.to_owned()),
+            (None, false) => Err(ConfigError::Missing { flag, env, why }),
+        };
+        let parse_url = |raw: String, flag| {
+            Url::parse(&raw).map_err(|e| ConfigError::Invalid { flag, problem: format!("{raw:?} is not a URL: {e}") })
+        };
+        use secrecy::ExposeSecret;
+
+        let database_url = pick(
+            self.database_url.map(|s| s.expose_secret().to_owned()),
+            dev::DATABASE_URL,
+            "database-url",
+            "DATABASE_URL",
+            "where the portal keeps its data",
+        )?;
+        let public_url = match self.public_url {
+            Some(u) => u,
+            None => parse_url(pick(None, dev::PUBLIC_URL, "public-url", "ONECITY_PUBLIC_URL", "the URL browsers use")?, "public-url")?,
+        };
+        // Kept as given: OIDC compares the issuer string exactly (a trailing slash matters).
+        let issuer = pick(self.oidc_issuer, dev::OIDC_ISSUER, "oidc-issuer", "ONECITY_OIDC_ISSUER", "the identity provider")?;
+        parse_url(issuer.clone(), "oidc-issuer")?;
+        let client_id = pick(self.oidc_client_id, dev::OIDC_CLIENT_ID, "oidc-client-id", "ONECITY_OIDC_CLIENT_ID", "the portal's client at the identity provider")?;
+        let client_secret = pick(
+            self.oidc_client_secret.map(|s| s.expose_secret().to_owned()),
+            dev::OIDC_CLIENT_SECRET,
+            "oidc-client-secret",
+            "ONECITY_OIDC_CLIENT_SECRET",
+            "the portal's client secret",
+        )?;
+        let cookie_secure = match (self.cookie_secure, dev) {
+            (Some(v), _) => v,
+            (None, true) => false,
+            (None, false) => {
+                return Err(ConfigError::Missing {
+                    flag: "cookie-secure",
+                    env: "ONECITY_COOKIE_SECURE",
+                    why: "true behind HTTPS; false only for plain-http testing",
+                });
+            }
+        };
+        if !dev && !cookie_secure && public_url.scheme() == "https" {
+            return Err(ConfigError::Invalid {
+                flag: "cookie-secure",
+                problem: "must be true when the public URL is https".into(),
+            });
+        }
+        if self.oidc_roles_claim.split('.').any(str::is_empty) {
+            return Err(ConfigError::Invalid {
+                flag: "oidc-roles-claim",
+                problem: format!("{:?} is not a dot path like `roles` or `realm_access.roles`", self.oidc_roles_claim),
+            });
+        }
+        let mut scopes: Vec<String> = self.oidc_scopes.split_whitespace().filter(|s| *s != "openid").map(str::to_owned).collect();
+        scopes.dedup();
+        if self.session_idle_minutes <= 0 {
+            return Err(ConfigError::Invalid { flag: "session-idle-minutes", problem: "must be positive".into() });
+        }
+
+        Ok(Config {
+            profile: self.profile,
+            database_url: database_url.into(),
+            db_max_connections: self.db_max_connections,
+            listen: self.listen,
+            public_url,
+            site_root: self.site_root,
+            oidc: OidcConfig {
+                issuer,
+                client_id,
+                client_secret: client_secret.into(),
+                scopes,
+                roles_claim: self.oidc_roles_claim,
+            },
+            cookie_secure,
+            session_idle_minutes: self.session_idle_minutes,
+            request_timeout_secs: self.request_timeout_secs,
+        })
+    }
+}
+
+impl Config {
+    /// The redirect URI registered at the provider: `<public url>/auth/callback`.
+    #[must_use]
+    pub fn redirect_url(&self) -> Url {
+        self.public_url.join("/auth/callback").expect("a base URL joins a path")
+    }
+
+    /// The portal's own origin (`scheme://host:port`), for Origin checks.
+    #[must_use]
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        Cli::try_parse_from(std::iter::once("onecity").chain(args.iter().copied())).unwrap().serve
+    }
+
+    #[test]
+    fn prod_profile_refuses_to_start_without_an_issuer() {
+        let err = parse(&["--profile", "prod", "--database-url", "postgres://x/y", "--public-url", "https://city.example"])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--oidc-issuer") && err.contains("ONECITY_OIDC_ISSUER"), "{err}");
+    }
+
+    #[test]
+    fn prod_profile_requires_an_explicit_cookie_policy() {
+        let err = parse(&[
+            "--profile=prod",
+            "--database-url=postgres://x/y",
+            "--public-url=https://city.example",
+            "--oidc-issuer=https://id.example",
+            "--oidc-client-id=portal",
+            "--oidc-client-secret=s3cret",
+        ])
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--cookie-secure"), "{err}");
+    }
+
+    #[test]
+    fn dev_profile_fills_in_the_embedded_stack() {
+        let cfg = parse(&["--profile", "dev"]).resolve().unwrap();
+        assert_eq!(cfg.oidc.issuer, "http://127.0.0.1:4000");
+        assert_eq!(cfg.redirect_url().as_str(), "http://localhost:3000/auth/callback");
+        assert_eq!(cfg.public_origin(), "http://localhost:3000");
+        assert!(!cfg.cookie_secure);
+        assert_eq!(cfg.oidc.scopes, ["profile", "email", "roles"]);
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let cfg = parse(&["--profile", "dev", "--oidc-client-secret", "hunter2-very-secret"]).resolve().unwrap();
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_malformed_roles_claim_path_is_rejected() {
+        let err = parse(&["--profile", "dev", "--oidc-roles-claim", "realm_access..roles"]).resolve().unwrap_err();
+        assert!(err.to_string().contains("--oidc-roles-claim"));
+    }
+}

@@ -1,0 +1,54 @@
+//! The onecity server: configuration, sign-in, sessions, the database, and the web edge
+//! around the Leptos app. `main.rs` only parses the command line and calls in here, so
+//! integration tests can build the same router with their own database and provider.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod seed;
+pub mod web;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::PgPool;
+
+use crate::auth::Oidc;
+use crate::config::Config;
+
+/// The migrations at the workspace root, embedded in the binary and run at startup.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub oidc: Arc<Oidc>,
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Connects to PostgreSQL and brings the schema up to date (migrations hold an advisory
+/// lock, so several portal processes starting together are safe).
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails; the server must not start then.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<PgPool> {
+    use anyhow::Context;
+    use secrecy::ExposeSecret;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(config.database_url.expose_secret())
+        .await
+        .context("cannot connect to PostgreSQL (check --database-url / DATABASE_URL)")?;
+    MIGRATOR.run(&db).await.context("database migration failed")?;
+    Ok(db)
+}

@@ -1,0 +1,48 @@
+//! `onecity`: the portal server and its operator commands.
+
+use clap::{Parser, Subcommand};
+use server::config::ServeArgs;
+
+#[derive(Parser)]
+#[command(name = "onecity", version, about = "One person, one city: the resident portal and its ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the portal (web server, sign-in, pages).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(server::seed::DbArgs),
+    /// Load the demo city into the database (idempotent).
+    Seed(server::seed::DbArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => server::web::serve(args.resolve()?).await,
+            Command::Migrate(args) => server::seed::migrate(&args).await,
+            Command::Seed(args) => server::seed::seed_demo(&args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line, e.g.
+            // "missing setting: pass --oidc-issuer or set ONECITY_OIDC_ISSUER (...)".
+            eprintln!("onecity: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The HTTP edge: the router (`app`), its middleware, health endpoints, and `serve`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::app::{App, CspTemplate, shell};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sqlx::PgPool;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::auth::{self, Oidc};
+use crate::config::Config;
+use crate::error::Error;
+use crate::{AppState, connect_and_migrate};
+
+/// Name of the session cookie. Distinct from the identity provider's cookie names: cookies
+/// are scoped per host, not per port, and both run on the same host in development.
+pub const SESSION_COOKIE: &str = "onecity_session";
+
+/// Everything the server needs, connected and ready: database (migrated), session store,
+/// discovered identity provider.
+///
+/// # Errors
+/// When the database or the provider cannot be reached.
+pub async fn build_state(config: Config) -> anyhow::Result<(AppState, PostgresStore)> {
+    let db = connect_and_migrate(&config).await?;
+    let store = PostgresStore::new(db.clone());
+    store.migrate().await?;
+    let oidc = Oidc::discover_with_retry(&config, 60).await?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("onecity")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let state = AppState { db, oidc: Arc::new(oidc), config: Arc::new(config), leptos_options };
+    Ok((state, store))
+}
+
+/// The Content-Security-Policy of HTML pages. Scripts: our own bundle plus inline scripts
+/// carrying this response's nonce; `'wasm-unsafe-eval'` lets the bundle instantiate its
+/// WebAssembly and nothing else. `form-action` includes the provider because the logout
+/// form's response redirects there, and browsers apply form-action to that redirect.
+fn page_csp(state: &AppState) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self' {}",
+        state.oidc.issuer_origin()
+    )
+}
+
+/// The whole application router over a ready state and session store.
+pub fn app(state: AppState, store: PostgresStore) -> Router {
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.cookie_secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
+
+    let routes = generate_route_list(App);
+    let context = {
+        let db = state.db.clone();
+        let csp = CspTemplate(page_csp(&state));
+        move || {
+            provide_context(db.clone());
+            provide_context(csp.clone());
+            leptos::nonce::provide_nonce();
+        }
+    };
+    let render = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    };
+
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let hsts = state.config.public_url.scheme() == "https";
+    let origin = state.config.public_origin();
+
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(auth::router())
+        .leptos_routes_with_context(&state, routes, context, render)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
+        .layer(sessions)
+        .with_state(state);
+
+    router = router
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ))
+        // Pages set their own (nonce-bearing) policy; everything else gets a locked-down one.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        ));
+    if hsts {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    router
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// CSRF defence for every state-changing request (forms, server functions, logout):
+/// the session cookie is SameSite=Lax, so other sites' POSTs arrive without it; and a
+/// browser-sent `Origin` (or `Sec-Fetch-Site`) that is not ours is refused outright.
+async fn check_origin(State(origin): State<Arc<String>>, request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let headers = request.headers();
+        let origin_ok = match headers.get(header::ORIGIN).map(HeaderValue::to_str) {
+            Some(Ok(o)) => o == origin.as_str(),
+            Some(Err(_)) => false,
+            None => !matches!(headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()), Some("cross-site")),
+        };
+        if !origin_ok {
+            tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-origin request refused");
+            return Error::Forbidden("cross-origin request refused").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers within a second.
+async fn readyz(State(db): State<PgPool>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(1), sqlx::query("select 1").execute(&db)).await;
+    match ping {
+        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+impl axum::extract::FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then drains connections.
+///
+/// # Errors
+/// When the address cannot be bound or the state cannot be built.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    use tower_sessions::ExpiredDeletion;
+    let listen = config.listen;
+    let (state, store) = build_state(config).await?;
+    let cleanup = tokio::spawn(store.clone().continuously_delete_expired(Duration::from_secs(300)));
+    let router = app(state, store);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "onecity portal listening");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    cleanup.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+    tracing::info!("shutting down");
+}
