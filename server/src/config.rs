@@ -129,6 +129,23 @@ pub mod dev {
 }
 
 impl ServeArgs {
+    /// Parses flags (and the environment) as the `serve` command would, e.g. for tests.
+    ///
+    /// # Errors
+    /// Clap's error for an unknown flag or a bad value.
+    pub fn try_parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        <Serve as clap::Parser>::try_parse_from(args).map(|s| s.args)
+    }
+
     /// Applies the profile's defaults and checks that nothing required is missing.
     ///
     /// # Errors
@@ -234,16 +251,9 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
 
     fn parse(args: &[&str]) -> ServeArgs {
-        Cli::try_parse_from(std::iter::once("onecity").chain(args.iter().copied())).unwrap().serve
+        ServeArgs::try_parse_from(std::iter::once("onecity").chain(args.iter().copied())).unwrap()
     }
 
     #[test]

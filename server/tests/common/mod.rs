@@ -1,0 +1,207 @@
+//! Test harness: the real identity provider (the project's `idp/server.mjs`) as a child
+//! process, and the real portal router served on a loopback port against the per-test
+//! database that `#[sqlx::test]` creates.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::redirect::Policy;
+use server::AppState;
+use server::config::ServeArgs;
+use sqlx::PgPool;
+
+/// The development OpenID provider, killed when dropped.
+pub struct Idp {
+    child: Child,
+    pub issuer: String,
+    _data: TempDir,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("onecity-{tag}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+impl Idp {
+    /// Starts the provider on a free port, registering `portal` as the client's origin.
+    pub fn start(portal: &str) -> Self {
+        let root = repo_root();
+        assert!(
+            root.join("idp/node_modules").is_dir(),
+            "idp/node_modules is missing: run `./dev test` (or `npm ci` in idp/) first"
+        );
+        let data = TempDir::new("idp");
+        let mut child = Command::new("node")
+            .arg(root.join("idp/server.mjs"))
+            .env("IDP_PORT", "0")
+            .env("IDP_DATA_DIR", &data.0)
+            .env("IDP_REDIRECT_URIS", format!("{portal}/auth/callback"))
+            .env("IDP_POST_LOGOUT_REDIRECT_URIS", format!("{portal}/"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed to run the identity provider");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let issuer = loop {
+            let line = lines.next().expect("the provider exited before it was ready").unwrap();
+            if let Some(url) = line.strip_prefix("onecity-idp listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining its stdout so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, issuer, _data: data }
+    }
+}
+
+/// A running portal with its own provider.
+pub struct Portal {
+    pub url: String,
+    pub idp: Idp,
+    pub db: PgPool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Portal {
+    /// Serves the real router on `localhost:<free port>` against `db`.
+    pub async fn start(db: PgPool) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // "localhost" for the portal, 127.0.0.1 for the provider: different sites, as in production.
+        let url = format!("http://localhost:{port}");
+        let idp = Idp::start(&url);
+        let args = ServeArgs::try_parse_from([
+            "serve",
+            "--profile=dev",
+            &format!("--listen=127.0.0.1:{port}"),
+            &format!("--public-url={url}"),
+            &format!("--oidc-issuer={}", idp.issuer),
+        ])
+        .unwrap();
+        let config = args.resolve().unwrap();
+        let oidc = server::auth::Oidc::discover(&config).await.expect("discovery against the test provider");
+        let store = tower_sessions_sqlx_store::PostgresStore::new(db.clone());
+        store.migrate().await.unwrap();
+        let leptos_options = leptos::config::LeptosOptions::builder()
+            .output_name("onecity")
+            .site_root("target/site")
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        let state = AppState {
+            db: db.clone(),
+            oidc: std::sync::Arc::new(oidc),
+            config: std::sync::Arc::new(config),
+            leptos_options,
+        };
+        let router = server::web::app(state, store);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self { url, idp, db, task }
+    }
+}
+
+/// A browser-like client: a cookie jar, redirects followed by hand so tests can look at
+/// each hop.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    assert!(resp.status().is_redirection(), "expected a redirect, got {} from {}", resp.status(), resp.url());
+    let loc = resp.headers()["location"].to_str().unwrap();
+    resp.url().join(loc).unwrap().to_string()
+}
+
+/// Follows redirects until a non-redirect response or until `stop(url)` says stop before
+/// requesting it; returns the last response, or the URL `stop` matched.
+pub async fn follow(client: &reqwest::Client, mut url: String, stop: impl Fn(&str) -> bool) -> Result<reqwest::Response, String> {
+    for _ in 0..20 {
+        if stop(&url) {
+            return Err(url);
+        }
+        let resp = client.get(&url).send().await.unwrap();
+        if !resp.status().is_redirection() {
+            return Ok(resp);
+        }
+        url = location(&resp);
+    }
+    panic!("redirect loop");
+}
+
+/// The provider's login form for a fresh sign-in: returns (form action URL, HTML).
+pub async fn open_login_form(client: &reqwest::Client, portal: &Portal) -> (String, String) {
+    let resp = follow(client, format!("{}/auth/login", portal.url), |_| false).await.unwrap();
+    assert_eq!(resp.status(), 200, "login form at {}", resp.url());
+    let page_url = resp.url().clone();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"login-username\""), "not the login form: {html}");
+    let action = html.split("action=\"").nth(1).and_then(|s| s.split('"').next()).expect("form action").to_owned();
+    (page_url.join(&action.replace("&amp;", "&")).unwrap().to_string(), html)
+}
+
+/// Submits the login form; returns the response to the POST.
+pub async fn submit_login(client: &reqwest::Client, action: &str, user: &str, password: &str) -> reqwest::Response {
+    client.post(action).form(&[("username", user), ("password", password)]).send().await.unwrap()
+}
+
+/// Signs in through the provider up to (not including) the portal callback; returns its URL.
+pub async fn sign_in_until_callback(client: &reqwest::Client, portal: &Portal, user: &str) -> String {
+    let (action, _) = open_login_form(client, portal).await;
+    let resp = submit_login(client, &action, user, "password").await;
+    let callback_prefix = format!("{}/auth/callback", portal.url);
+    follow(client, location(&resp), |u| u.starts_with(&callback_prefix)).await.expect_err("reached the callback")
+}
+
+/// The signed-in user as the portal's `get_me` server function reports it.
+pub async fn me(client: &reqwest::Client, portal: &Portal) -> serde_json::Value {
+    let resp = client.post(format!("{}/api/me", portal.url)).form(&[("", "")]).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "get_me failed");
+    resp.json().await.unwrap()
+}
+
+pub fn session_cookie(client_jar_header: Option<&reqwest::header::HeaderValue>) -> Option<String> {
+    client_jar_header?
+        .to_str()
+        .ok()?
+        .split(';')
+        .find_map(|c| c.trim().strip_prefix(&format!("{}=", server::web::SESSION_COOKIE)).map(str::to_owned))
+}
