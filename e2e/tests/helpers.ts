@@ -1,0 +1,22 @@
+import { expect, type Page, type TestInfo } from '@playwright/test';
+
+/** With JavaScript on, wait until the WebAssembly bundle has hydrated the page. */
+export async function ready(page: Page, testInfo: TestInfo) {
+  if (testInfo.project.use.javaScriptEnabled !== false) {
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  }
+}
+
+/** Sign in through the identity provider's real form. */
+export async function signIn(page: Page, testInfo: TestInfo, username: string, password = 'password') {
+  await page.goto('/');
+  await ready(page, testInfo);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await expect(page).toHaveTitle('onecity sign-in');
+  await page.locator('#login-username').fill(username);
+  await page.locator('#login-password').fill(password);
+  await page.locator('#login-submit').click();
+  // Back on the portal once the callback has redirected to the page we came from.
+  const portal = new URL(testInfo.project.use.baseURL ?? 'http://localhost:3000');
+  await page.waitForURL((url) => url.host === portal.host && !url.pathname.startsWith('/auth'));
+}

@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# ./dev test: every test. Formatting, unit and integration tests against a private
+# PostgreSQL, the identity provider's own tests, the chain crate for wasm32, browser tests
+# in Debian's Chromium (JavaScript on and off), and clippy.
+
+PG_PORT="${ONECITY_TEST_PG_PORT:-5434}"
+IDP_PORT="${ONECITY_TEST_IDP_PORT:-4100}"
+PORTAL_PORT="${ONECITY_TEST_PORT:-3100}"
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { log "── $* ──"; }
+
+ensure_build_tools
+apt_install chromium fonts-noto-cjk
+npm_ci "$ROOT/e2e"
+cd "$ROOT"
+
+step "formatting"
+cargo fmt --all --check
+
+step "PostgreSQL for the tests"
+rm -rf "$DATA/test-pg"
+PG_FSYNC=off pg_start "$DATA/test-pg" "$PG_PORT"
+# #[sqlx::test] creates (and drops) a fresh database per test on this server.
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+
+step "unit and integration tests (cargo test)"
+cargo test --workspace --exclude app
+cargo test -p app --features ssr
+
+step "identity provider tests"
+node --test "$ROOT/idp/test/"
+
+step "chain crate for WebAssembly"
+cargo build -p chain --target wasm32-unknown-unknown
+
+step "browser tests (Playwright, Debian Chromium)"
+cargo leptos build
+psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "create database onecity_e2e"
+E2E_DB="postgres://postgres@127.0.0.1:$PG_PORT/onecity_e2e"
+mkdir -p "$DATA"
+rm -rf "$DATA/test-idp"
+idp_start "$IDP_PORT" "$DATA/test-idp" "http://localhost:$PORTAL_PORT/auth/callback" "http://localhost:$PORTAL_PORT/"
+BIN="$CARGO_TARGET_DIR/debug/onecity"
+DATABASE_URL="$E2E_DB" "$BIN" seed
+DATABASE_URL="$E2E_DB" \
+  ONECITY_PROFILE=dev \
+  ONECITY_LISTEN="127.0.0.1:$PORTAL_PORT" \
+  ONECITY_PUBLIC_URL="http://localhost:$PORTAL_PORT" \
+  ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT" \
+  LEPTOS_SITE_ROOT="$ROOT/target/site" \
+  "$BIN" serve >"$DATA/test-portal.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
+(cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" npx playwright test)
+
+step "clippy"
+cargo clippy --workspace --exclude app --all-targets -- -D warnings
+cargo clippy -p app --features ssr -- -D warnings
+
+log "all tests passed"
