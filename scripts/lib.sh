@@ -80,7 +80,8 @@ npm_ci() {
 # pg_start DIR PORT: a private cluster from Debian's binaries, owned by the postgres user
 # (initdb refuses to run as root), listening on 127.0.0.1 and a socket inside DIR.
 pg_start() {
-  local dir="$1" port="$2"
+  local dir port="$2"
+  dir="$(realpath -m "$1")"
   mkdir -p "$dir"
   chown postgres: "$dir"
   chmod 700 "$dir"

@@ -28,7 +28,6 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 
 step "unit and integration tests (cargo test)"
 cargo test --workspace --exclude app
-cargo test -p app --features ssr
 
 step "identity provider tests"
 node --test "$ROOT/idp/test/"

@@ -85,10 +85,7 @@ pub mod ssr {
                 (Some(district_id), Some(name_en), Some(name_zh)) => Some(District { district_id, name_en, name_zh }),
                 _ => None,
             },
-            member_since: r
-                .created_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            member_since: r.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         }))
     }
 

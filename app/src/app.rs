@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
-use leptos_router::StaticSegment;
+use leptos_router::{SsrMode, StaticSegment};
 use leptos_router::components::{Route, Router, Routes};
 
 use crate::api::{Me, get_me};
@@ -65,6 +65,8 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Routes render in order (SsrMode::InOrder): every Suspense is resolved in the HTML
+    // itself, so pages are complete with JavaScript off; hydration then takes over.
     view! {
         <Title text="onecity" />
         <Router>
@@ -72,7 +74,7 @@ pub fn App() -> impl IntoView {
             <Header />
             <main id="main" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
             <footer class="site-footer">

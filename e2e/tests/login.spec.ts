@@ -4,6 +4,7 @@ import { ready, signIn } from './helpers';
 test('a resident signs in, stays signed in across a reload, and signs out', async ({ page }, testInfo) => {
   await signIn(page, testInfo, 'resident1');
   await expect(page.locator('#signed-in-name')).toHaveText('Li Wei');
+  await expect(page.locator('#signed-in-name')).toBeVisible();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello, Li Wei');
 
   await page.reload();
@@ -35,6 +36,7 @@ test('the public city lists its districts', async ({ page }, testInfo) => {
   await page.goto('/');
   await ready(page, testInfo);
   await expect(page.getByRole('heading', { name: 'Districts' })).toBeVisible();
+  await expect(page.locator('#district-list')).toBeVisible();
   await expect(page.locator('#district-list li')).toHaveCount(6);
   await expect(page.locator('#district-list')).toContainText('Old Town');
 });

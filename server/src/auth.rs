@@ -38,7 +38,8 @@ use crate::config::Config;
 use crate::error::{Error, HtmlError};
 
 /// The provider's client with the endpoints discovery gives us.
-type OidcClient = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+type OidcClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// Session key of a login in progress.
 const PENDING_LOGIN_KEY: &str = "oidc.pending";
@@ -194,8 +195,7 @@ async fn callback(
     Query(params): Query<CallbackParams>,
 ) -> Result<Response, HtmlError> {
     // Consume the pending login first: whatever happens next, this state is spent.
-    let pending: Option<PendingLogin> =
-        session.remove(PENDING_LOGIN_KEY).await.map_err(|e| Error::Anyhow(e.into()))?;
+    let pending: Option<PendingLogin> = session.remove(PENDING_LOGIN_KEY).await.map_err(|e| Error::Anyhow(e.into()))?;
     let Some(pending) = pending else {
         return Err(Error::Login("no sign-in in progress (expired, already used, or another browser)").into());
     };

@@ -171,12 +171,22 @@ impl ServeArgs {
         )?;
         let public_url = match self.public_url {
             Some(u) => u,
-            None => parse_url(pick(None, dev::PUBLIC_URL, "public-url", "ONECITY_PUBLIC_URL", "the URL browsers use")?, "public-url")?,
+            None => parse_url(
+                pick(None, dev::PUBLIC_URL, "public-url", "ONECITY_PUBLIC_URL", "the URL browsers use")?,
+                "public-url",
+            )?,
         };
         // Kept as given: OIDC compares the issuer string exactly (a trailing slash matters).
-        let issuer = pick(self.oidc_issuer, dev::OIDC_ISSUER, "oidc-issuer", "ONECITY_OIDC_ISSUER", "the identity provider")?;
+        let issuer =
+            pick(self.oidc_issuer, dev::OIDC_ISSUER, "oidc-issuer", "ONECITY_OIDC_ISSUER", "the identity provider")?;
         parse_url(issuer.clone(), "oidc-issuer")?;
-        let client_id = pick(self.oidc_client_id, dev::OIDC_CLIENT_ID, "oidc-client-id", "ONECITY_OIDC_CLIENT_ID", "the portal's client at the identity provider")?;
+        let client_id = pick(
+            self.oidc_client_id,
+            dev::OIDC_CLIENT_ID,
+            "oidc-client-id",
+            "ONECITY_OIDC_CLIENT_ID",
+            "the portal's client at the identity provider",
+        )?;
         let client_secret = pick(
             self.oidc_client_secret.map(|s| s.expose_secret().to_owned()),
             dev::OIDC_CLIENT_SECRET,
@@ -207,7 +217,8 @@ impl ServeArgs {
                 problem: format!("{:?} is not a dot path like `roles` or `realm_access.roles`", self.oidc_roles_claim),
             });
         }
-        let mut scopes: Vec<String> = self.oidc_scopes.split_whitespace().filter(|s| *s != "openid").map(str::to_owned).collect();
+        let mut scopes: Vec<String> =
+            self.oidc_scopes.split_whitespace().filter(|s| *s != "openid").map(str::to_owned).collect();
         scopes.dedup();
         if self.session_idle_minutes <= 0 {
             return Err(ConfigError::Invalid { flag: "session-idle-minutes", problem: "must be positive".into() });
@@ -258,10 +269,11 @@ mod tests {
 
     #[test]
     fn prod_profile_refuses_to_start_without_an_issuer() {
-        let err = parse(&["--profile", "prod", "--database-url", "postgres://x/y", "--public-url", "https://city.example"])
-            .resolve()
-            .unwrap_err()
-            .to_string();
+        let err =
+            parse(&["--profile", "prod", "--database-url", "postgres://x/y", "--public-url", "https://city.example"])
+                .resolve()
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("--oidc-issuer") && err.contains("ONECITY_OIDC_ISSUER"), "{err}");
     }
 

@@ -41,10 +41,8 @@ async fn resident_signs_in_sees_their_name_and_signs_out(db: PgPool) {
     let home = client.get(&portal.url).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("Li Wei"), "the page shows the signed-in name");
 
-    let accounts: i64 = sqlx::query_scalar("select count(*) from account where subject = 'resident1'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let accounts: i64 =
+        sqlx::query_scalar("select count(*) from account where subject = 'resident1'").fetch_one(&db).await.unwrap();
     let residents: i64 = sqlx::query_scalar("select count(*) from resident").fetch_one(&db).await.unwrap();
     assert_eq!((accounts, residents), (1, 1));
 

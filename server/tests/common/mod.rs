@@ -153,7 +153,11 @@ pub fn location(resp: &reqwest::Response) -> String {
 
 /// Follows redirects until a non-redirect response or until `stop(url)` says stop before
 /// requesting it; returns the last response, or the URL `stop` matched.
-pub async fn follow(client: &reqwest::Client, mut url: String, stop: impl Fn(&str) -> bool) -> Result<reqwest::Response, String> {
+pub async fn follow(
+    client: &reqwest::Client,
+    mut url: String,
+    stop: impl Fn(&str) -> bool,
+) -> Result<reqwest::Response, String> {
     for _ in 0..20 {
         if stop(&url) {
             return Err(url);
