@@ -11,6 +11,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once at startup; size is irrelevant")]
 enum Command {
     /// Run the portal (web server, sign-in, pages).
     Serve(ServeArgs),
