@@ -1,0 +1,221 @@
+//! The proof bundle: one self-contained JSON document that lets anyone check offline that a
+//! ledger entry (a grant, a revocation, a receipt, ...) is in the log and, for grants, whether
+//! it is active or revoked as of a checkpoint cosigned by a quorum of witnesses.
+//!
+//! Field-by-field documentation: `docs/ledger-format.md` §"Proof bundle".
+
+use base64::Engine as _;
+use base64::prelude::BASE64_STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::cosign::{ValidCosignature, WitnessPolicy};
+use crate::error::{Error, Result};
+use crate::hash::Hash;
+use crate::leaf::{Event, GrantId};
+use crate::note::{Checkpoint, SignedCheckpoint};
+use crate::status::{GrantStatus, MapProof};
+use crate::tree::{leaf_hash, verify_inclusion};
+
+/// The bundle format version this crate writes and reads.
+pub const BUNDLE_VERSION: u64 = 1;
+/// Largest bundle JSON accepted, in bytes.
+pub const MAX_BUNDLE_BYTES: usize = 1 << 20;
+
+/// A log entry with its inclusion proof in the bundle's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryProof {
+    /// 0-based leaf index.
+    pub index: u64,
+    /// The leaf bytes (see the leaf formats), standard base64.
+    pub leaf: String,
+    /// RFC 6962 inclusion proof, base64 hashes, bottom-up.
+    pub inclusion_proof: Vec<Hash>,
+}
+
+impl EntryProof {
+    /// Builds from raw leaf bytes.
+    #[must_use]
+    pub fn new(index: u64, leaf: &[u8], inclusion_proof: Vec<Hash>) -> Self {
+        Self { index, leaf: BASE64_STANDARD.encode(leaf), inclusion_proof }
+    }
+
+    /// Decoded leaf bytes.
+    ///
+    /// # Errors
+    /// [`Error::BadBundle`].
+    pub fn leaf_bytes(&self) -> Result<Vec<u8>> {
+        BASE64_STANDARD.decode(&self.leaf).map_err(|_| Error::BadBundle("leaf is not base64".into()))
+    }
+
+    fn verify(&self, cp: &Checkpoint, what: &str) -> Result<Event> {
+        let bytes = self.leaf_bytes()?;
+        let event = Event::decode(&bytes)?;
+        verify_inclusion(&self.inclusion_proof, cp.size, &cp.root, self.index, &leaf_hash(&bytes)).map_err(
+            |e| match e {
+                Error::InclusionProofMismatch => {
+                    Error::BundleMismatch(format!("{what}: inclusion proof does not lead to checkpoint root"))
+                }
+                other => Error::BundleMismatch(format!("{what}: {other}")),
+            },
+        )?;
+        Ok(event)
+    }
+}
+
+/// The grant-status part of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusProof {
+    /// The `status.root` entry closing the checkpoint (index = checkpoint size - 1).
+    pub entry: EntryProof,
+    /// The grant's status in the map, `null` when the map proves it absent.
+    pub status: Option<GrantStatus>,
+    /// Map proof of `status` (or absence) under the entry's `map_root`.
+    pub map_proof: MapProof,
+}
+
+/// The proof bundle document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofBundle {
+    /// Format version, [`BUNDLE_VERSION`].
+    pub version: u64,
+    /// The entry being proven.
+    pub entry: EntryProof,
+    /// The signed checkpoint note, with the log signature and the cosignatures.
+    pub checkpoint: String,
+    /// Grant status proof: required when the entry is `grant.issued` or `grant.revoked`,
+    /// optional for `access.receipt` (then it proves the receipt's grant status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusProof>,
+    /// The witness policy the bundle was made for (must equal the verifier's trusted policy).
+    pub policy: WitnessPolicy,
+}
+
+impl ProofBundle {
+    /// Parses bundle JSON.
+    ///
+    /// # Errors
+    /// [`Error::BadBundle`] with serde's description of the problem.
+    pub fn from_json(s: &str) -> Result<Self> {
+        if s.len() > MAX_BUNDLE_BYTES {
+            return Err(Error::BadBundle(format!("{} bytes exceeds {MAX_BUNDLE_BYTES}", s.len())));
+        }
+        serde_json::from_str(s).map_err(|e| Error::BadBundle(e.to_string()))
+    }
+
+    /// Pretty JSON.
+    ///
+    /// # Errors
+    /// Never in practice ([`Error::BadBundle`] if serialisation fails).
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| Error::BadBundle(e.to_string()))
+    }
+}
+
+/// The grant status a bundle proved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusVerdict {
+    /// Grant id whose status was proven.
+    pub grant_id: GrantId,
+    /// Status in the map; `None` = proven absent (never issued as of this checkpoint).
+    pub status: Option<GrantStatus>,
+    /// Whether the grant is usable at `now`: present, active, and `now < until`.
+    pub active_now: bool,
+    /// Map version of the status root.
+    pub map_version: u64,
+    /// Status root.
+    pub map_root: Hash,
+}
+
+/// What a successful [`verify_bundle`] established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The decoded entry.
+    pub event: Event,
+    /// Its index in the log.
+    pub index: u64,
+    /// The checkpoint it is included in.
+    pub checkpoint: Checkpoint,
+    /// Witnesses whose cosignatures counted.
+    pub cosigners: Vec<ValidCosignature>,
+    /// Grant status, when the bundle carries one.
+    pub status: Option<StatusVerdict>,
+}
+
+/// Checks an entry and its status proof against an already verified checkpoint (the gate's
+/// per-query check once the checkpoint's quorum is cached).
+///
+/// # Errors
+/// [`Error::BundleMismatch`], [`Error::StatusRootNotBound`], [`Error::BadMapProof`],
+/// [`Error::BadLeaf`], [`Error::BadBundle`].
+pub fn verify_entry(
+    cp: &Checkpoint,
+    entry: &EntryProof,
+    status: Option<&StatusProof>,
+    now: u64,
+) -> Result<(Event, Option<StatusVerdict>)> {
+    let event = entry.verify(cp, "entry")?;
+    let needs_status = matches!(event, Event::GrantIssued { .. } | Event::GrantRevoked { .. });
+    let status = match (status, event.grant_id()) {
+        (None, _) if needs_status => {
+            return Err(Error::BundleMismatch(format!("a {} bundle must carry a status proof", event.type_name())));
+        }
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(Error::BundleMismatch(format!("a {} entry has no grant status", event.type_name())));
+        }
+        (Some(sp), Some(grant_id)) => Some(verify_status(cp, sp, grant_id, now)?),
+    };
+    Ok((event, status))
+}
+
+fn verify_status(cp: &Checkpoint, sp: &StatusProof, grant_id: GrantId, now: u64) -> Result<StatusVerdict> {
+    // The status.root entry must be the checkpoint's last leaf and cover all leaves before it.
+    if cp.size == 0 || sp.entry.index != cp.size - 1 {
+        return Err(Error::StatusRootNotBound(format!(
+            "it is at index {}, but must be the last entry ({}) of the checkpoint",
+            sp.entry.index,
+            cp.size.saturating_sub(1)
+        )));
+    }
+    let ev = sp.entry.verify(cp, "status.root entry")?;
+    let Event::StatusRoot { map_root, map_version, log_size, .. } = ev else {
+        return Err(Error::StatusRootNotBound(format!("the entry is a {}, not a status.root", ev.type_name())));
+    };
+    if log_size != sp.entry.index {
+        return Err(Error::StatusRootNotBound(format!("its log_size {log_size} is not its index {}", sp.entry.index)));
+    }
+    sp.map_proof.verify(&map_root, &grant_id, sp.status.as_ref())?;
+    let active_now = matches!(sp.status, Some(GrantStatus::Active { until }) if now < until);
+    Ok(StatusVerdict { grant_id, status: sp.status, active_now, map_version, map_root })
+}
+
+/// Verifies a bundle offline against the verifier's trusted policy (pinned log and witness
+/// keys and quorum) at time `now` (Unix seconds): policy match, log signature, quorum of
+/// cosignatures, entry inclusion, and for grants the status-root binding and map proof.
+///
+/// # Errors
+/// The first check that fails, e.g. [`Error::PolicyMismatch`], [`Error::BadLogSignature`],
+/// [`Error::QuorumNotMet`], [`Error::BundleMismatch`] ("entry: inclusion proof does not lead
+/// to checkpoint root"), [`Error::StatusRootNotBound`], [`Error::BadMapProof`].
+pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) -> Result<Verdict> {
+    if bundle.version != BUNDLE_VERSION {
+        return Err(Error::UnsupportedBundleVersion(bundle.version));
+    }
+    if bundle.policy != *trusted {
+        let detail = if bundle.policy.log_key() != trusted.log_key() {
+            "log key differs".to_owned()
+        } else if bundle.policy.quorum() != trusted.quorum() {
+            format!("quorum {} instead of {}", bundle.policy.quorum(), trusted.quorum())
+        } else {
+            "witness keys or tolerance differ".to_owned()
+        };
+        return Err(Error::PolicyMismatch(detail));
+    }
+    let signed = SignedCheckpoint::parse(bundle.checkpoint.as_bytes())?;
+    let report = trusted.require_quorum(&signed, now)?;
+    let (event, status) = verify_entry(&signed.checkpoint, &bundle.entry, bundle.status.as_ref(), now)?;
+    Ok(Verdict { event, index: bundle.entry.index, checkpoint: signed.checkpoint, cosigners: report.valid, status })
+}

@@ -1,0 +1,219 @@
+//! A deterministic, in-memory ledger with a log key and four witnesses, for tests,
+//! benchmarks, golden vectors and the server's demo seed. It shows how the sequencer uses the
+//! pieces: append entries, update the status map, close each checkpoint with a `status.root`
+//! entry, sign, collect cosignatures, and assemble proof bundles.
+//!
+//! Keys come from fixed seeds: never use them outside tests and demos.
+
+use crate::bundle::{BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
+use crate::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
+use crate::error::{Error, Result};
+use crate::leaf::{Event, GrantId};
+use crate::note::{Checkpoint, NoteSigner, SignedCheckpoint};
+use crate::status::{GrantStatus, MemoryStatusStore, StatusMap};
+use crate::tree::{MemoryHashStore, prove_inclusion};
+
+/// Log origin and key name of the demo log.
+pub const LOG_NAME: &str = "ledger.onecity.example";
+/// Key names of the four demo witnesses.
+pub const WITNESS_NAMES: [&str; 4] = [
+    "witness.databureau.onecity.example",
+    "witness.court.onecity.example",
+    "witness.notary.onecity.example",
+    "witness.audit.onecity.example",
+];
+
+/// The demo ledger.
+#[derive(Debug)]
+pub struct DemoLedger {
+    /// Log signing key.
+    pub log: NoteSigner,
+    /// Witness keys.
+    pub witnesses: Vec<Ed25519Cosigner>,
+    /// Policy: the four witnesses, quorum 3.
+    pub policy: WitnessPolicy,
+    /// Tree hashes.
+    pub tree: MemoryHashStore,
+    /// Entry bytes by index.
+    pub entries: Vec<Vec<u8>>,
+    /// Grant status map.
+    pub status: StatusMap<MemoryStatusStore>,
+    pending: Vec<(GrantId, GrantStatus)>,
+    next_map_version: u64,
+    /// `(checkpoint size, map version)` of each checkpoint made.
+    pub checkpoints: Vec<(u64, u64)>,
+}
+
+impl DemoLedger {
+    /// A new empty ledger with deterministic keys.
+    ///
+    /// # Errors
+    /// Never in practice.
+    pub fn new() -> Result<Self> {
+        let log = NoteSigner::from_seed(LOG_NAME, &[1u8; 32])?;
+        let witnesses = WITNESS_NAMES
+            .iter()
+            .zip(10u8..)
+            .map(|(n, s)| Ed25519Cosigner::from_seed(n, &[s; 32]))
+            .collect::<Result<Vec<_>>>()?;
+        let policy = WitnessPolicy::new(log.verifier_key(), witnesses.iter().map(|w| w.verifier_key()).collect(), 3)?;
+        Ok(Self {
+            log,
+            witnesses,
+            policy,
+            tree: MemoryHashStore::new(),
+            entries: Vec::new(),
+            status: StatusMap::new(MemoryStatusStore::new()),
+            pending: Vec::new(),
+            next_map_version: 0,
+            checkpoints: Vec::new(),
+        })
+    }
+
+    /// Appends an event; grant events also queue a status-map update.
+    ///
+    /// # Errors
+    /// Encoding errors.
+    pub fn append(&mut self, event: &Event) -> Result<u64> {
+        let bytes = event.encode()?;
+        self.append_raw(bytes)?;
+        match event {
+            Event::GrantIssued { grant_id, valid_until, .. } => {
+                self.pending.push((*grant_id, GrantStatus::Active { until: *valid_until }));
+            }
+            Event::GrantRevoked { grant_id, revoked_at, .. } => {
+                self.pending.push((*grant_id, GrantStatus::Revoked { at: *revoked_at }));
+            }
+            _ => {}
+        }
+        Ok(self.tree.size() - 1)
+    }
+
+    fn append_raw(&mut self, bytes: Vec<u8>) -> Result<u64> {
+        let i = self.tree.append(&bytes)?;
+        self.entries.push(bytes);
+        Ok(i)
+    }
+
+    /// Applies queued status updates as a new map version, appends the `status.root` entry,
+    /// and returns the checkpoint signed by the log and cosigned by every witness at `time`.
+    ///
+    /// # Errors
+    /// Status store errors.
+    pub fn checkpoint(&mut self, time: u64) -> Result<SignedCheckpoint> {
+        let version = self.next_map_version;
+        self.next_map_version += 1;
+        let updates = std::mem::take(&mut self.pending);
+        let map_root = self.status.apply(version, &updates)?;
+        let log_size = self.tree.size();
+        self.append_raw(Event::StatusRoot { map_root, map_version: version, log_size, time }.encode()?)?;
+        let cp = Checkpoint::new(LOG_NAME, self.tree.size(), self.tree.root()?);
+        let mut signed = SignedCheckpoint::sign(cp, &self.log);
+        let mut cosigs = Vec::new();
+        for w in &self.witnesses {
+            cosigs.push(w.cosign(&signed.checkpoint, time)?);
+        }
+        signed.add_signatures(cosigs);
+        self.checkpoints.push((self.tree.size(), version));
+        Ok(signed)
+    }
+
+    /// Assembles the proof bundle of entry `index` against checkpoint `signed` (one this
+    /// ledger made).
+    ///
+    /// # Errors
+    /// [`Error::BadBundle`] when the checkpoint is unknown; store errors.
+    pub fn bundle(&self, index: u64, signed: &SignedCheckpoint) -> Result<ProofBundle> {
+        let size = signed.checkpoint.size;
+        let &(_, version) = self
+            .checkpoints
+            .iter()
+            .find(|(s, _)| *s == size)
+            .ok_or_else(|| Error::BadBundle(format!("no checkpoint of size {size}")))?;
+        let entry_bytes = self.entry(index)?;
+        let entry = EntryProof::new(index, entry_bytes, prove_inclusion(size, index, &self.tree)?);
+        let event = Event::decode(entry_bytes)?;
+        let status = match event.grant_id() {
+            Some(g) => {
+                let si = size - 1;
+                let (status, map_proof) = self.status.get_with_proof(version, &g)?;
+                Some(StatusProof {
+                    entry: EntryProof::new(si, self.entry(si)?, prove_inclusion(size, si, &self.tree)?),
+                    status,
+                    map_proof,
+                })
+            }
+            None => None,
+        };
+        Ok(ProofBundle {
+            version: BUNDLE_VERSION,
+            entry,
+            checkpoint: String::from_utf8_lossy(&signed.to_bytes()).into_owned(),
+            status,
+            policy: self.policy.clone(),
+        })
+    }
+
+    fn entry(&self, index: u64) -> Result<&[u8]> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(Vec::as_slice)
+            .ok_or(Error::IndexOutOfRange { index, size: self.tree.size() })
+    }
+}
+
+/// Sample events of every type (deterministic), used by golden vectors and docs.
+#[must_use]
+pub fn sample_events() -> Vec<Event> {
+    use crate::hash::Hash;
+    use crate::leaf::{DeviceId, Pseudonym};
+    let service = Event::ServicePublished {
+        agency: "transit-authority".into(),
+        service: "senior-fare".into(),
+        version: 2,
+        purpose: "Apply the senior discount to your transit fares".into(),
+        scopes: vec!["identity.age_over_65".into(), "transit.trips".into()],
+        retention_days: 365,
+    };
+    let svh = service.leaf_hash().unwrap_or_default();
+    vec![
+        service,
+        Event::GrantIssued {
+            grant_id: GrantId([0x11; 16]),
+            resident: Pseudonym([0xaa; 32]),
+            service_version_hash: svh,
+            scopes: vec!["identity.age_over_65".into(), "transit.trips".into()],
+            purpose: "Apply the senior discount to your transit fares".into(),
+            valid_from: 1_767_225_600,
+            valid_until: 1_798_761_600,
+        },
+        Event::GrantRevoked {
+            grant_id: GrantId([0x22; 16]),
+            resident: Pseudonym([0xbb; 32]),
+            revoked_at: 1_767_312_000,
+        },
+        Event::AccessReceipt {
+            grant_id: GrantId([0x11; 16]),
+            reader: "transit-authority/fare-engine".into(),
+            scopes: vec!["identity.age_over_65".into()],
+            purpose: "Apply the senior discount to your transit fares".into(),
+            time: 1_767_400_000,
+        },
+        Event::RecordsBatch {
+            batch_root: crate::leaf::batch_root(&[Hash::sha256(b"title-1"), Hash::sha256(b"title-2")]),
+            count: 2,
+            period_start: 1_767_225_600,
+            period_end: 1_767_312_000,
+        },
+        Event::DeviceRegistered {
+            device_id: DeviceId([0x33; 16]),
+            owner: Pseudonym([0xcc; 32]),
+            kind: "meter.electricity".into(),
+            key_type: 0x01,
+            public_key: vec![0x44; 32],
+            registered_at: 1_767_300_000,
+        },
+        Event::StatusRoot { map_root: Hash([0x55; 32]), map_version: 7, log_size: 42, time: 1_767_400_100 },
+    ]
+}

@@ -1,0 +1,557 @@
+//! Leaf formats: versioned, deterministic binary encodings of every ledger event.
+//!
+//! Every leaf is `version (0x01) || type || fields...`; fields are fixed-size big-endian
+//! integers, fixed-size byte strings, or length-prefixed (uint16 big-endian) UTF-8 strings;
+//! scope lists are a uint16 count followed by strictly ascending scope strings. Decoding is
+//! strict: trailing bytes, unsorted scopes, invalid UTF-8, unknown versions or types are
+//! rejected, so every event has exactly one encoding. The log's leaf hash is the RFC 6962
+//! leaf hash of these bytes. `docs/ledger-format.md` documents every byte.
+//!
+//! Residents appear only as [`Pseudonym`]s: opaque 32-byte per-service values chosen by the
+//! server, never a name or account id.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hash::Hash;
+
+/// Leaf format version this crate writes and reads.
+pub const LEAF_VERSION: u8 = 0x01;
+/// Longest text field, in bytes.
+pub const MAX_TEXT: usize = 4096;
+/// Longest scope name, in bytes.
+pub const MAX_SCOPE: usize = 64;
+/// Most scopes in one list.
+pub const MAX_SCOPES: usize = 256;
+
+macro_rules! fixed_bytes {
+    ($(#[$m:meta])* $name:ident, $n:expr) => {
+        $(#[$m])*
+        #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub [u8; $n]);
+
+        impl $name {
+            /// Lower-case hex.
+            #[must_use]
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+            /// Parses lower- or upper-case hex of the exact length.
+            ///
+            /// # Errors
+            /// [`Error::BadEvent`].
+            pub fn from_hex(s: &str) -> Result<Self> {
+                let v = hex::decode(s).map_err(|_| Error::BadEvent(format!("{} is not hex", stringify!($name))))?;
+                <[u8; $n]>::try_from(v.as_slice())
+                    .map(Self)
+                    .map_err(|_| Error::BadEvent(format!("{} must be {} bytes", stringify!($name), $n)))
+            }
+        }
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.to_hex())
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_hex())
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::from_hex(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fixed_bytes!(
+    /// A grant's id: 16 opaque bytes (the server uses a UUID). JSON: 32 hex digits.
+    GrantId, 16
+);
+fixed_bytes!(
+    /// A device's id: 16 opaque bytes. JSON: 32 hex digits.
+    DeviceId, 16
+);
+fixed_bytes!(
+    /// A resident's per-service pseudonym: 32 opaque bytes supplied by the server.
+    Pseudonym, 32
+);
+
+/// Event type bytes.
+pub mod tag {
+    /// `service.published`
+    pub const SERVICE_PUBLISHED: u8 = 0x01;
+    /// `grant.issued`
+    pub const GRANT_ISSUED: u8 = 0x02;
+    /// `grant.revoked`
+    pub const GRANT_REVOKED: u8 = 0x03;
+    /// `access.receipt`
+    pub const ACCESS_RECEIPT: u8 = 0x04;
+    /// `records.batch`
+    pub const RECORDS_BATCH: u8 = 0x05;
+    /// `device.registered`
+    pub const DEVICE_REGISTERED: u8 = 0x06;
+    /// `status.root`
+    pub const STATUS_ROOT: u8 = 0x07;
+}
+
+/// A ledger event. Times are Unix seconds (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// An agency published (a version of) a service: the exact purpose and scopes a grant
+    /// will point at.
+    #[serde(rename = "service.published")]
+    ServicePublished {
+        /// Agency identifier, e.g. `transit-authority`.
+        agency: String,
+        /// Service identifier within the agency.
+        service: String,
+        /// Service version, starting at 1.
+        version: u32,
+        /// Purpose text shown to residents.
+        purpose: String,
+        /// Scopes the service asks for.
+        scopes: Vec<String>,
+        /// How long the agency keeps data, in days.
+        retention_days: u32,
+    },
+    /// A resident granted a service version access to scopes.
+    #[serde(rename = "grant.issued")]
+    GrantIssued {
+        /// Grant id.
+        grant_id: GrantId,
+        /// The resident's pseudonym for this service.
+        resident: Pseudonym,
+        /// Leaf hash of the `service.published` entry this grant accepts.
+        service_version_hash: Hash,
+        /// Scopes granted (subset of the service's).
+        scopes: Vec<String>,
+        /// Purpose, copied from the service version.
+        purpose: String,
+        /// Start of validity (inclusive).
+        valid_from: u64,
+        /// End of validity (exclusive).
+        valid_until: u64,
+    },
+    /// A grant was revoked.
+    #[serde(rename = "grant.revoked")]
+    GrantRevoked {
+        /// Grant id.
+        grant_id: GrantId,
+        /// The resident's pseudonym for this service.
+        resident: Pseudonym,
+        /// Time of revocation.
+        revoked_at: u64,
+    },
+    /// Someone read a resident's data under a grant.
+    #[serde(rename = "access.receipt")]
+    AccessReceipt {
+        /// Grant id used.
+        grant_id: GrantId,
+        /// Who read: agency and staff or client identifier, e.g. `transit-authority/console/u42`.
+        reader: String,
+        /// Scopes actually read.
+        scopes: Vec<String>,
+        /// Purpose of the read.
+        purpose: String,
+        /// Time of the read.
+        time: u64,
+    },
+    /// The Merkle root of a batch of confirmation-record hashes.
+    #[serde(rename = "records.batch")]
+    RecordsBatch {
+        /// RFC 6962 root over the records' hashes, in batch order ([`batch_root`]).
+        batch_root: Hash,
+        /// Number of records.
+        count: u64,
+        /// Start of the period the batch covers (inclusive).
+        period_start: u64,
+        /// End of the period (exclusive).
+        period_end: u64,
+    },
+    /// A resident registered a device ("IoT passport").
+    #[serde(rename = "device.registered")]
+    DeviceRegistered {
+        /// Device id.
+        device_id: DeviceId,
+        /// The owner's pseudonym (for the devices service).
+        owner: Pseudonym,
+        /// Device kind, e.g. `meter.electricity`.
+        kind: String,
+        /// Public key type byte (0x01 = Ed25519).
+        key_type: u8,
+        /// Public key bytes (hex in JSON).
+        #[serde(with = "hex_bytes")]
+        public_key: Vec<u8>,
+        /// Registration time.
+        registered_at: u64,
+    },
+    /// The grant status map's root, appended as the last entry of every checkpoint.
+    #[serde(rename = "status.root")]
+    StatusRoot {
+        /// Root of the status map after applying every entry before this one.
+        map_root: Hash,
+        /// The map's version number (jmt version).
+        map_version: u64,
+        /// Number of log entries the map reflects = this entry's own index.
+        log_size: u64,
+        /// Time the root was computed.
+        time: u64,
+    },
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// RFC 6962 root of a batch of record hashes (leaf hash of each 32-byte record hash), the
+/// `batch_root` of a `records.batch` event.
+#[must_use]
+pub fn batch_root(record_hashes: &[Hash]) -> Hash {
+    let leaves: Vec<Hash> = record_hashes.iter().map(|h| crate::tree::leaf_hash(&h.0)).collect();
+    crate::tree::root_of_leaf_hashes(&leaves)
+}
+
+struct W(Vec<u8>);
+
+impl W {
+    fn text(&mut self, field: &str, s: &str) -> Result<()> {
+        if s.len() > MAX_TEXT {
+            return Err(Error::BadEvent(format!("{field} is {} bytes, at most {MAX_TEXT}", s.len())));
+        }
+        self.0.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+    fn scopes(&mut self, field: &str, v: &[String]) -> Result<()> {
+        if v.len() > MAX_SCOPES {
+            return Err(Error::BadEvent(format!("{field} has {} scopes, at most {MAX_SCOPES}", v.len())));
+        }
+        for (i, s) in v.iter().enumerate() {
+            check_scope(s).map_err(|m| Error::BadEvent(format!("{field}: {m}")))?;
+            if i > 0 && v[i - 1].as_bytes() >= s.as_bytes() {
+                return Err(Error::BadEvent(format!("{field} must be sorted ascending without duplicates")));
+            }
+        }
+        self.0.extend_from_slice(&u16::try_from(v.len()).unwrap_or(u16::MAX).to_be_bytes());
+        for s in v {
+            self.0.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
+            self.0.extend_from_slice(s.as_bytes());
+        }
+        Ok(())
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn raw(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+}
+
+/// Scope names: 1..=64 bytes of `a-z 0-9 . _ -`.
+fn check_scope(s: &str) -> std::result::Result<(), String> {
+    if s.is_empty() || s.len() > MAX_SCOPE {
+        return Err(format!("scope {s:?} must be 1..={MAX_SCOPE} bytes"));
+    }
+    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+        return Err(format!("scope {s:?} may only contain a-z 0-9 . _ -"));
+    }
+    Ok(())
+}
+
+/// Sorts and deduplicates scopes into canonical order (helper for callers building events).
+#[must_use]
+pub fn canonical_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Vec<String> {
+    let mut v: Vec<String> = scopes.into_iter().map(Into::into).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+struct R<'a>(&'a [u8]);
+
+impl<'a> R<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(Error::BadLeaf(format!("truncated in {what}")));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u16(&mut self, what: &str) -> Result<u16> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
+    }
+    fn arr<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let b = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(b);
+        Ok(a)
+    }
+    fn text(&mut self, what: &str) -> Result<String> {
+        let n = usize::from(self.u16(what)?);
+        if n > MAX_TEXT {
+            return Err(Error::BadLeaf(format!("{what} longer than {MAX_TEXT} bytes")));
+        }
+        let b = self.take(n, what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| Error::BadLeaf(format!("{what} is not UTF-8")))
+    }
+    fn scopes(&mut self, what: &str) -> Result<Vec<String>> {
+        let n = usize::from(self.u16(what)?);
+        if n > MAX_SCOPES {
+            return Err(Error::BadLeaf(format!("{what} has more than {MAX_SCOPES} scopes")));
+        }
+        let mut v: Vec<String> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let l = usize::from(self.u8(what)?);
+            let b = self.take(l, what)?;
+            let s = String::from_utf8(b.to_vec()).map_err(|_| Error::BadLeaf(format!("{what} is not UTF-8")))?;
+            check_scope(&s).map_err(|m| Error::BadLeaf(format!("{what}: {m}")))?;
+            if let Some(p) = v.last()
+                && p.as_bytes() >= s.as_bytes()
+            {
+                return Err(Error::BadLeaf(format!("{what} not sorted ascending without duplicates")));
+            }
+            v.push(s);
+        }
+        Ok(v)
+    }
+}
+
+impl Event {
+    /// The event's type name, e.g. `grant.issued`.
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ServicePublished { .. } => "service.published",
+            Self::GrantIssued { .. } => "grant.issued",
+            Self::GrantRevoked { .. } => "grant.revoked",
+            Self::AccessReceipt { .. } => "access.receipt",
+            Self::RecordsBatch { .. } => "records.batch",
+            Self::DeviceRegistered { .. } => "device.registered",
+            Self::StatusRoot { .. } => "status.root",
+        }
+    }
+
+    /// The grant id this event is about, if any.
+    #[must_use]
+    pub fn grant_id(&self) -> Option<GrantId> {
+        match self {
+            Self::GrantIssued { grant_id, .. }
+            | Self::GrantRevoked { grant_id, .. }
+            | Self::AccessReceipt { grant_id, .. } => Some(*grant_id),
+            _ => None,
+        }
+    }
+
+    /// Encodes the leaf bytes.
+    ///
+    /// # Errors
+    /// [`Error::BadEvent`] when a field is too long, scopes are not canonical, or a time
+    /// window is empty.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut w = W(vec![LEAF_VERSION]);
+        match self {
+            Self::ServicePublished { agency, service, version, purpose, scopes, retention_days } => {
+                w.raw(&[tag::SERVICE_PUBLISHED]);
+                w.text("agency", agency)?;
+                w.text("service", service)?;
+                w.u32(*version);
+                w.text("purpose", purpose)?;
+                w.scopes("scopes", scopes)?;
+                w.u32(*retention_days);
+            }
+            Self::GrantIssued {
+                grant_id,
+                resident,
+                service_version_hash,
+                scopes,
+                purpose,
+                valid_from,
+                valid_until,
+            } => {
+                if valid_from >= valid_until {
+                    return Err(Error::BadEvent("grant valid_from must be before valid_until".into()));
+                }
+                w.raw(&[tag::GRANT_ISSUED]);
+                w.raw(&grant_id.0);
+                w.raw(&resident.0);
+                w.raw(&service_version_hash.0);
+                w.scopes("scopes", scopes)?;
+                w.text("purpose", purpose)?;
+                w.u64(*valid_from);
+                w.u64(*valid_until);
+            }
+            Self::GrantRevoked { grant_id, resident, revoked_at } => {
+                w.raw(&[tag::GRANT_REVOKED]);
+                w.raw(&grant_id.0);
+                w.raw(&resident.0);
+                w.u64(*revoked_at);
+            }
+            Self::AccessReceipt { grant_id, reader, scopes, purpose, time } => {
+                w.raw(&[tag::ACCESS_RECEIPT]);
+                w.raw(&grant_id.0);
+                w.text("reader", reader)?;
+                w.scopes("scopes", scopes)?;
+                w.text("purpose", purpose)?;
+                w.u64(*time);
+            }
+            Self::RecordsBatch { batch_root, count, period_start, period_end } => {
+                if period_start > period_end {
+                    return Err(Error::BadEvent("batch period_start must not be after period_end".into()));
+                }
+                w.raw(&[tag::RECORDS_BATCH]);
+                w.raw(&batch_root.0);
+                w.u64(*count);
+                w.u64(*period_start);
+                w.u64(*period_end);
+            }
+            Self::DeviceRegistered { device_id, owner, kind, key_type, public_key, registered_at } => {
+                if public_key.is_empty() || public_key.len() > MAX_TEXT {
+                    return Err(Error::BadEvent(format!("device public key must be 1..={MAX_TEXT} bytes")));
+                }
+                w.raw(&[tag::DEVICE_REGISTERED]);
+                w.raw(&device_id.0);
+                w.raw(&owner.0);
+                w.text("kind", kind)?;
+                w.raw(&[*key_type]);
+                w.raw(&u16::try_from(public_key.len()).unwrap_or(u16::MAX).to_be_bytes());
+                w.raw(public_key);
+                w.u64(*registered_at);
+            }
+            Self::StatusRoot { map_root, map_version, log_size, time } => {
+                w.raw(&[tag::STATUS_ROOT]);
+                w.raw(&map_root.0);
+                w.u64(*map_version);
+                w.u64(*log_size);
+                w.u64(*time);
+            }
+        }
+        Ok(w.0)
+    }
+
+    /// Decodes leaf bytes strictly (the inverse of [`Self::encode`]).
+    ///
+    /// # Errors
+    /// [`Error::BadLeaf`] naming the field that is wrong.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let mut r = R(bytes);
+        let v = r.u8("version")?;
+        if v != LEAF_VERSION {
+            return Err(Error::BadLeaf(format!("unknown leaf version 0x{v:02x}")));
+        }
+        let t = r.u8("type")?;
+        let e = match t {
+            tag::SERVICE_PUBLISHED => Self::ServicePublished {
+                agency: r.text("agency")?,
+                service: r.text("service")?,
+                version: r.u32("version")?,
+                purpose: r.text("purpose")?,
+                scopes: r.scopes("scopes")?,
+                retention_days: r.u32("retention_days")?,
+            },
+            tag::GRANT_ISSUED => {
+                let e = Self::GrantIssued {
+                    grant_id: GrantId(r.arr("grant_id")?),
+                    resident: Pseudonym(r.arr("resident")?),
+                    service_version_hash: Hash(r.arr("service_version_hash")?),
+                    scopes: r.scopes("scopes")?,
+                    purpose: r.text("purpose")?,
+                    valid_from: r.u64("valid_from")?,
+                    valid_until: r.u64("valid_until")?,
+                };
+                if let Self::GrantIssued { valid_from, valid_until, .. } = &e
+                    && valid_from >= valid_until
+                {
+                    return Err(Error::BadLeaf("grant valid_from is not before valid_until".into()));
+                }
+                e
+            }
+            tag::GRANT_REVOKED => Self::GrantRevoked {
+                grant_id: GrantId(r.arr("grant_id")?),
+                resident: Pseudonym(r.arr("resident")?),
+                revoked_at: r.u64("revoked_at")?,
+            },
+            tag::ACCESS_RECEIPT => Self::AccessReceipt {
+                grant_id: GrantId(r.arr("grant_id")?),
+                reader: r.text("reader")?,
+                scopes: r.scopes("scopes")?,
+                purpose: r.text("purpose")?,
+                time: r.u64("time")?,
+            },
+            tag::RECORDS_BATCH => {
+                let batch_root = Hash(r.arr("batch_root")?);
+                let count = r.u64("count")?;
+                let period_start = r.u64("period_start")?;
+                let period_end = r.u64("period_end")?;
+                if period_start > period_end {
+                    return Err(Error::BadLeaf("batch period_start is after period_end".into()));
+                }
+                Self::RecordsBatch { batch_root, count, period_start, period_end }
+            }
+            tag::DEVICE_REGISTERED => {
+                let device_id = DeviceId(r.arr("device_id")?);
+                let owner = Pseudonym(r.arr("owner")?);
+                let kind = r.text("kind")?;
+                let key_type = r.u8("key_type")?;
+                let n = usize::from(r.u16("public_key")?);
+                if n == 0 || n > MAX_TEXT {
+                    return Err(Error::BadLeaf(format!("device public key must be 1..={MAX_TEXT} bytes")));
+                }
+                let public_key = r.take(n, "public_key")?.to_vec();
+                let registered_at = r.u64("registered_at")?;
+                Self::DeviceRegistered { device_id, owner, kind, key_type, public_key, registered_at }
+            }
+            tag::STATUS_ROOT => Self::StatusRoot {
+                map_root: Hash(r.arr("map_root")?),
+                map_version: r.u64("map_version")?,
+                log_size: r.u64("log_size")?,
+                time: r.u64("time")?,
+            },
+            t => return Err(Error::BadLeaf(format!("unknown event type 0x{t:02x}"))),
+        };
+        if !r.0.is_empty() {
+            return Err(Error::BadLeaf(format!("{} trailing bytes after {}", r.0.len(), e.type_name())));
+        }
+        Ok(e)
+    }
+
+    /// RFC 6962 leaf hash of the encoding.
+    ///
+    /// # Errors
+    /// As [`Self::encode`].
+    pub fn leaf_hash(&self) -> Result<Hash> {
+        Ok(crate::tree::leaf_hash(&self.encode()?))
+    }
+}

@@ -1,0 +1,76 @@
+//! Golden vectors: every leaf format, a signed and cosigned checkpoint, a cosignature line,
+//! verifier keys, an add-checkpoint body, a status value, a map proof and a proof bundle are
+//! checked in under `tests/golden/`. An accidental format change fails here.
+//! Regenerate deliberately with `UPDATE_GOLDEN=1 cargo test -p chain --test golden`.
+
+use std::path::PathBuf;
+
+use chain::bundle::verify_bundle;
+use chain::cosign::{AddCheckpointRequest, CosignatureSigner};
+use chain::demo::{DemoLedger, sample_events};
+use chain::leaf::Event;
+use chain::tree::prove_consistency;
+
+fn check(name: &str, got: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
+    assert_eq!(got, want, "golden file {name} differs (UPDATE_GOLDEN=1 to accept a deliberate change)");
+}
+
+#[test]
+fn leaf_formats() {
+    for e in sample_events() {
+        let bytes = e.encode().unwrap();
+        let text = format!(
+            "type: {}\nhex: {}\nleaf_hash: {}\njson: {}\n",
+            e.type_name(),
+            hex::encode(&bytes),
+            chain::tree::leaf_hash(&bytes).to_hex(),
+            serde_json::to_string(&e).unwrap()
+        );
+        check(&format!("leaf_{}.txt", e.type_name().replace('.', "_")), &text);
+        assert_eq!(Event::decode(&bytes).unwrap(), e);
+    }
+}
+
+#[test]
+fn notes_cosignatures_bundle() {
+    let mut l = DemoLedger::new().unwrap();
+    let events = sample_events();
+    l.append(&events[0]).unwrap();
+    let cp1 = l.checkpoint(1_767_225_700).unwrap();
+    for e in &events[1..6] {
+        l.append(e).unwrap();
+    }
+    let cp2 = l.checkpoint(1_767_500_000).unwrap();
+    let mut keys = format!("log: {}\n", l.log.verifier_key());
+    for w in &l.witnesses {
+        keys.push_str(&format!("witness: {}\n", w.verifier_key()));
+    }
+    check("vkeys.txt", &keys);
+    check("checkpoint.txt", &String::from_utf8(cp2.to_bytes()).unwrap());
+    check(
+        "cosignature.txt",
+        &chain::cosign::format_cosignature_line(&l.witnesses[1].cosign(&cp2.checkpoint, 1_767_500_000).unwrap()),
+    );
+    let req = AddCheckpointRequest {
+        old_size: cp1.checkpoint.size,
+        proof: prove_consistency(cp2.checkpoint.size, cp1.checkpoint.size, &l.tree).unwrap(),
+        checkpoint: chain::SignedCheckpoint::sign(cp2.checkpoint.clone(), &l.log),
+    };
+    check("add_checkpoint.txt", &String::from_utf8(req.to_bytes()).unwrap());
+    let b = l.bundle(2, &cp2).unwrap();
+    check("bundle_grant.json", &(b.to_json().unwrap() + "\n"));
+    check("map_proof.json", &(serde_json::to_string_pretty(&b.status.as_ref().unwrap().map_proof).unwrap() + "\n"));
+    check("status_value.hex", &format!("{}\n", hex::encode(b.status.as_ref().unwrap().status.unwrap().encode())));
+    check("bundle_receipt.json", &(l.bundle(4, &cp2).unwrap().to_json().unwrap() + "\n"));
+    // The checked-in bundle still verifies.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bundle_grant.json");
+    let stored = chain::ProofBundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    verify_bundle(&stored, &l.policy, 1_767_600_000).unwrap();
+}

@@ -1,0 +1,210 @@
+//! Property tests: encode/decode round trips, and the witness policy under missing,
+//! duplicate, unknown, bad and future-dated cosignatures.
+
+use chain::Hash;
+use chain::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
+use chain::leaf::{DeviceId, Event, GrantId, Pseudonym, canonical_scopes};
+use chain::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
+use chain::status::GrantStatus;
+use chain::tiles::{TilePath, decode_entry_bundle, encode_entry_bundle};
+use proptest::prelude::*;
+
+fn scopes() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec("[a-z0-9._-]{1,24}", 0..6).prop_map(canonical_scopes)
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    let s = "\\PC{0,40}";
+    prop_oneof![
+        (s, s, any::<u32>(), s, scopes(), any::<u32>()).prop_map(
+            |(agency, service, version, purpose, scopes, retention_days)| Event::ServicePublished {
+                agency,
+                service,
+                version,
+                purpose,
+                scopes,
+                retention_days
+            }
+        ),
+        (any::<[u8; 16]>(), any::<[u8; 32]>(), any::<[u8; 32]>(), scopes(), s, any::<u64>(), 1..u64::MAX).prop_map(
+            |(g, r, h, scopes, purpose, a, d)| {
+                let valid_from = a.min(u64::MAX - 1);
+                let valid_until = valid_from.saturating_add(d).max(valid_from + 1);
+                Event::GrantIssued {
+                    grant_id: GrantId(g),
+                    resident: Pseudonym(r),
+                    service_version_hash: Hash(h),
+                    scopes,
+                    purpose,
+                    valid_from,
+                    valid_until,
+                }
+            }
+        ),
+        (any::<[u8; 16]>(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(g, r, t)| {
+            Event::GrantRevoked { grant_id: GrantId(g), resident: Pseudonym(r), revoked_at: t }
+        }),
+        (any::<[u8; 16]>(), s, scopes(), s, any::<u64>()).prop_map(|(g, reader, scopes, purpose, time)| {
+            Event::AccessReceipt { grant_id: GrantId(g), reader, scopes, purpose, time }
+        }),
+        (any::<[u8; 32]>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(h, count, a, b)| {
+            Event::RecordsBatch { batch_root: Hash(h), count, period_start: a.min(b), period_end: a.max(b) }
+        }),
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 32]>(),
+            s,
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 1..80),
+            any::<u64>()
+        )
+            .prop_map(|(d, o, kind, key_type, public_key, registered_at)| {
+                Event::DeviceRegistered {
+                    device_id: DeviceId(d),
+                    owner: Pseudonym(o),
+                    kind,
+                    key_type,
+                    public_key,
+                    registered_at,
+                }
+            }),
+        (any::<[u8; 32]>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(h, map_version, log_size, time)| {
+            Event::StatusRoot { map_root: Hash(h), map_version, log_size, time }
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn event_round_trip(e in event()) {
+        let b = e.encode().unwrap();
+        prop_assert_eq!(Event::decode(&b).unwrap(), e.clone());
+        // Trailing bytes and truncation are rejected.
+        let mut longer = b.clone();
+        longer.push(0);
+        prop_assert!(Event::decode(&longer).is_err());
+        prop_assert!(Event::decode(&b[..b.len() - 1]).is_err());
+        // JSON form round-trips too.
+        let j = serde_json::to_string(&e).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Event>(&j).unwrap(), e);
+    }
+
+    #[test]
+    fn decode_is_canonical(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+        if let Ok(e) = Event::decode(&data) {
+            prop_assert_eq!(e.encode().unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn tile_path_round_trip(level in 0u8..=63, index in any::<u64>(), width in 1u16..=256, entries in any::<bool>()) {
+        let t = if entries { TilePath::Entries { index, width } } else { TilePath::Hash { level, index, width } };
+        prop_assert_eq!(TilePath::parse(&t.path()).unwrap(), t);
+    }
+
+    #[test]
+    fn entry_bundle_round_trip(es in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..40)) {
+        prop_assert_eq!(decode_entry_bundle(&encode_entry_bundle(&es).unwrap()).unwrap(), es);
+    }
+
+    #[test]
+    fn status_and_vkey_round_trip(t in any::<u64>(), revoked in any::<bool>(), name in "[a-z0-9./_-]{1,30}", seed in any::<[u8; 32]>()) {
+        let s = if revoked { GrantStatus::Revoked { at: t } } else { GrantStatus::Active { until: t } };
+        prop_assert_eq!(GrantStatus::decode(&s.encode()).unwrap(), s);
+        let k = Ed25519Cosigner::from_seed(&name, &seed).unwrap().verifier_key();
+        prop_assert_eq!(VerifierKey::parse(&k.to_string()).unwrap(), k);
+    }
+
+    #[test]
+    fn checkpoint_round_trip(origin in "[a-z0-9./-]{1,30}", size in any::<u64>(), root in any::<[u8; 32]>(), ext in proptest::collection::vec("[ -~]{1,20}", 0..3)) {
+        let c = Checkpoint { origin, size, root: Hash(root), extensions: ext };
+        prop_assert_eq!(Checkpoint::parse(&c.to_text()).unwrap(), c.clone());
+        let log = NoteSigner::from_seed(&c.origin, &[3; 32]).unwrap();
+        let s = SignedCheckpoint::sign(c, &log);
+        let p = SignedCheckpoint::parse(&s.to_bytes()).unwrap();
+        p.verify_log_signature(&log.verifier_key()).unwrap();
+        prop_assert_eq!(p, s);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Behaviour {
+    Good,
+    Missing,
+    Bad,
+    Future,
+    Duplicate,
+    BadThenGood,
+    WrongCheckpoint,
+}
+
+fn behaviour() -> impl Strategy<Value = Behaviour> {
+    prop_oneof![
+        3 => Just(Behaviour::Good),
+        1 => Just(Behaviour::Missing),
+        1 => Just(Behaviour::Bad),
+        1 => Just(Behaviour::Future),
+        1 => Just(Behaviour::Duplicate),
+        1 => Just(Behaviour::BadThenGood),
+        1 => Just(Behaviour::WrongCheckpoint),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    /// k-of-n: the report counts exactly the witnesses with at least one valid, timely line,
+    /// each once, whatever else is in the note and in whatever order.
+    #[test]
+    fn witness_policy_k_of_n(
+        bs in proptest::collection::vec(behaviour(), 1..6),
+        k_frac in 0.0f64..1.0,
+        unknown in 0usize..3,
+        shuffle_seed in any::<u64>(),
+    ) {
+        let now = 1_000_000u64;
+        let log = NoteSigner::from_seed("log.example", &[1; 32]).unwrap();
+        let ws: Vec<Ed25519Cosigner> = (0..bs.len()).map(|i| Ed25519Cosigner::from_seed(&format!("w{i}.example"), &[i as u8 + 10; 32]).unwrap()).collect();
+        let n = ws.len();
+        let k = 1 + ((n as f64 - 1.0) * k_frac) as usize;
+        let policy = WitnessPolicy::new(log.verifier_key(), ws.iter().map(|w| w.verifier_key()).collect(), k).unwrap();
+        let cp = Checkpoint::new("log.example", 10, Hash([9; 32]));
+        let other = Checkpoint::new("log.example", 11, Hash([8; 32]));
+        let mut signed = SignedCheckpoint::sign(cp.clone(), &log);
+        let mut lines = Vec::new();
+        let mut expect = 0;
+        for (w, b) in ws.iter().zip(&bs) {
+            let good = w.cosign(&cp, now - 5).unwrap();
+            let mut bad = good.clone();
+            bad.signature[30] ^= 1;
+            match b {
+                Behaviour::Good => { lines.push(good); expect += 1; }
+                Behaviour::Missing => {}
+                Behaviour::Bad => lines.push(bad),
+                Behaviour::Future => lines.push(w.cosign(&cp, now + 10_000).unwrap()),
+                Behaviour::Duplicate => { lines.push(good.clone()); lines.push(good); expect += 1; }
+                Behaviour::BadThenGood => { lines.push(bad); lines.push(good); expect += 1; }
+                Behaviour::WrongCheckpoint => lines.push(w.cosign(&other, now).unwrap()),
+            }
+        }
+        for u in 0..unknown {
+            lines.push(Ed25519Cosigner::from_seed(&format!("stranger{u}.example"), &[200 + u as u8; 32]).unwrap().cosign(&cp, now).unwrap());
+        }
+        // Deterministic shuffle.
+        let mut x = shuffle_seed | 1;
+        for i in (1..lines.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            lines.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        // Raw lines (not add_signatures, which would merge duplicates).
+        signed.note.signatures.extend(lines);
+        let parsed = SignedCheckpoint::parse(&signed.to_bytes()).unwrap();
+        let r = policy.check(&parsed, now).unwrap();
+        prop_assert_eq!(r.valid.len(), expect);
+        prop_assert_eq!(r.unknown, unknown);
+        prop_assert_eq!(r.quorum_met, expect >= k);
+        prop_assert_eq!(policy.require_quorum(&parsed, now).is_ok(), expect >= k);
+        let mut names: Vec<&str> = r.valid.iter().map(|v| v.name.as_str()).collect();
+        names.dedup();
+        prop_assert_eq!(names.len(), expect);
+    }
+}
