@@ -273,6 +273,19 @@ impl<S: StatusStore> StatusMap<S> {
     /// # Errors
     /// [`Error::StatusStore`].
     pub fn apply(&self, version: u64, updates: &[(GrantId, GrantStatus)]) -> Result<Hash> {
+        self.apply_with_batch(version, updates).map(|(root, _)| root)
+    }
+
+    /// [`Self::apply`], also returning the nodes and values it wrote, so a caller that keeps
+    /// the map in memory can persist exactly that version's additions elsewhere.
+    ///
+    /// # Errors
+    /// [`Error::StatusStore`].
+    pub fn apply_with_batch(
+        &self,
+        version: u64,
+        updates: &[(GrantId, GrantStatus)],
+    ) -> Result<(Hash, jmt::storage::NodeBatch)> {
         let tree = jmt::Sha256Jmt::new(&self.store);
         // A grant may change twice in one version (issued, then revoked): the last update
         // wins, and jmt gets each key once.
@@ -283,7 +296,7 @@ impl<S: StatusStore> StatusMap<S> {
         let set: Vec<(KeyHash, Option<OwnedValue>)> = last.into_iter().map(|(k, v)| (KeyHash(k), Some(v))).collect();
         let (root, batch) = tree.put_value_set(set, version).map_err(store_err)?;
         self.store.write_node_batch(&batch.node_batch).map_err(store_err)?;
-        Ok(Hash(root.0))
+        Ok((Hash(root.0), batch.node_batch))
     }
 
     /// Root at `version`.

@@ -84,6 +84,41 @@ pub struct ServeArgs {
     /// Per-request timeout in seconds.
     #[arg(long, env = "ONECITY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    /// The log's name: checkpoint origin and key name (no spaces or `+`).
+    #[arg(long, env = "ONECITY_LEDGER_ORIGIN", default_value = "ledger.onecity.example")]
+    pub ledger_origin: String,
+
+    /// File with the log's Ed25519 signing seed (64 hex digits); created with mode 0600 when
+    /// missing. dev: `.data/keys/log.key`.
+    #[arg(long, env = "ONECITY_LEDGER_KEY_FILE")]
+    pub ledger_key_file: Option<PathBuf>,
+
+    /// A witness, as `<base URL>,<verifier key>`; repeat the flag (or separate with `;` in the
+    /// variable) for each consortium member.
+    #[arg(long = "witness", env = "ONECITY_WITNESSES", value_delimiter = ';')]
+    pub witnesses: Vec<String>,
+
+    /// How many witnesses must cosign a checkpoint before it counts.
+    #[arg(long, env = "ONECITY_WITNESS_QUORUM", default_value_t = 3)]
+    pub witness_quorum: usize,
+
+    /// How often the sequencer integrates queued entries, in milliseconds (at most 500).
+    #[arg(long, env = "ONECITY_SEQUENCER_INTERVAL_MS", default_value_t = 200)]
+    pub sequencer_interval_ms: u64,
+
+    /// JSON-RPC URL of the EVM chain to anchor checkpoints on (anchoring is off without it).
+    #[arg(long, env = "ONECITY_ANCHOR_RPC_URL")]
+    pub anchor_rpc_url: Option<String>,
+
+    /// The anchor account's secp256k1 private key (64 hex digits). Never logged. dev: the
+    /// local chain's first development account.
+    #[arg(long, env = "ONECITY_ANCHOR_KEY", hide_env_values = true)]
+    pub anchor_key: Option<SecretString>,
+
+    /// Seconds between anchors.
+    #[arg(long, env = "ONECITY_ANCHOR_INTERVAL_SECS", default_value_t = 30)]
+    pub anchor_interval_secs: u64,
 }
 
 /// Validated configuration the server runs with.
@@ -99,6 +134,19 @@ pub struct Config {
     pub cookie_secure: bool,
     pub session_idle_minutes: i64,
     pub request_timeout_secs: u64,
+    pub ledger: LedgerConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    pub origin: String,
+    pub key_file: PathBuf,
+    pub witnesses: Vec<String>,
+    pub quorum: usize,
+    pub sequencer_interval_ms: u64,
+    pub anchor_rpc_url: Option<String>,
+    pub anchor_key: Option<SecretString>,
+    pub anchor_interval_secs: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +174,10 @@ pub mod dev {
     pub const OIDC_ISSUER: &str = "http://127.0.0.1:4000";
     pub const OIDC_CLIENT_ID: &str = "onecity-portal";
     pub const OIDC_CLIENT_SECRET: &str = "onecity-dev-secret";
+    pub const LEDGER_KEY_FILE: &str = ".data/keys/log.key";
+    /// Account 0 of the public development mnemonic every local EVM node (anvil) funds.
+    /// Public knowledge: for local chains only.
+    pub const ANCHOR_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 }
 
 impl ServeArgs {
@@ -224,6 +276,42 @@ impl ServeArgs {
             return Err(ConfigError::Invalid { flag: "session-idle-minutes", problem: "must be positive".into() });
         }
 
+        if self.sequencer_interval_ms == 0 || self.sequencer_interval_ms > 500 {
+            return Err(ConfigError::Invalid {
+                flag: "sequencer-interval-ms",
+                problem: "must be between 1 and 500".into(),
+            });
+        }
+        if !chain::note::is_valid_key_name(&self.ledger_origin) {
+            return Err(ConfigError::Invalid {
+                flag: "ledger-origin",
+                problem: format!("{:?} is not a valid key name (no spaces or `+`)", self.ledger_origin),
+            });
+        }
+        let key_file = match (self.ledger_key_file, dev) {
+            (Some(p), _) => p,
+            (None, true) => PathBuf::from(dev::LEDGER_KEY_FILE),
+            (None, false) => {
+                return Err(ConfigError::Missing {
+                    flag: "ledger-key-file",
+                    env: "ONECITY_LEDGER_KEY_FILE",
+                    why: "the log's signing key",
+                });
+            }
+        };
+        let anchor_key = match (self.anchor_key, &self.anchor_rpc_url, dev) {
+            (Some(k), _, _) => Some(k),
+            (None, Some(_), true) => Some(dev::ANCHOR_KEY.to_owned().into()),
+            (None, Some(_), false) => {
+                return Err(ConfigError::Missing {
+                    flag: "anchor-key",
+                    env: "ONECITY_ANCHOR_KEY",
+                    why: "anchoring needs the key of a funded account",
+                });
+            }
+            (None, None, _) => None,
+        };
+
         Ok(Config {
             profile: self.profile,
             database_url: database_url.into(),
@@ -241,6 +329,16 @@ impl ServeArgs {
             cookie_secure,
             session_idle_minutes: self.session_idle_minutes,
             request_timeout_secs: self.request_timeout_secs,
+            ledger: LedgerConfig {
+                origin: self.ledger_origin,
+                key_file,
+                witnesses: self.witnesses,
+                quorum: self.witness_quorum,
+                sequencer_interval_ms: self.sequencer_interval_ms,
+                anchor_rpc_url: self.anchor_rpc_url,
+                anchor_key,
+                anchor_interval_secs: self.anchor_interval_secs,
+            },
         })
     }
 }

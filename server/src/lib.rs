@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ledger;
 pub mod seed;
 pub mod web;
 
@@ -26,6 +27,7 @@ pub struct AppState {
     pub db: PgPool,
     pub oidc: Arc<Oidc>,
     pub config: Arc<Config>,
+    pub ledger: Arc<ledger::LedgerSettings>,
     pub leptos_options: LeptosOptions,
 }
 

@@ -25,6 +25,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{self, Oidc};
 use crate::config::Config;
 use crate::error::Error;
+use crate::ledger::{LedgerSettings, WitnessEndpoint};
 use crate::{AppState, connect_and_migrate};
 
 /// Name of the session cookie. Distinct from the identity provider's cookie names: cookies
@@ -47,8 +48,26 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, PostgresSt
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    let state = AppState { db, oidc: Arc::new(oidc), config: Arc::new(config), leptos_options };
+    let ledger = Arc::new(ledger_settings(&config)?);
+    let state = AppState { db, oidc: Arc::new(oidc), config: Arc::new(config), ledger, leptos_options };
     Ok((state, store))
+}
+
+/// The log's key, witnesses and quorum from the configuration.
+///
+/// # Errors
+/// An unreadable key file, a malformed `--witness`, an impossible quorum.
+pub fn ledger_settings(config: &Config) -> anyhow::Result<LedgerSettings> {
+    let seed = crate::ledger::load_or_create_seed(&config.ledger.key_file)?;
+    let signer = chain::note::NoteSigner::from_seed(&config.ledger.origin, &seed)?;
+    let witnesses =
+        config.ledger.witnesses.iter().map(|w| WitnessEndpoint::parse(w)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut settings = LedgerSettings::new(signer, witnesses, config.ledger.quorum)?;
+    settings.sequencer_interval = Duration::from_millis(config.ledger.sequencer_interval_ms);
+    if settings.policy.is_none() {
+        tracing::warn!("no witnesses configured: checkpoints will never be cosigned and grants stay pending");
+    }
+    Ok(settings)
 }
 
 /// The Content-Security-Policy of HTML pages. Scripts: our own bundle plus inline scripts
@@ -97,6 +116,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(auth::router())
+        .merge(crate::ledger::http::router())
         .leptos_routes_with_context(&state, routes, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
@@ -176,12 +196,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     use tower_sessions::ExpiredDeletion;
     let listen = config.listen;
     let (state, store) = build_state(config).await?;
-    let cleanup = tokio::spawn(store.clone().continuously_delete_expired(Duration::from_secs(300)));
+    let store_for_cleanup = store.clone();
+    let cleanup = tokio::spawn(async move {
+        if let Err(e) = store_for_cleanup.continuously_delete_expired(Duration::from_secs(300)).await {
+            tracing::warn!(error = %e, "expired-session cleanup stopped");
+        }
+    });
+    let mut background =
+        vec![cleanup, tokio::spawn(crate::ledger::sequencer::run(state.db.clone(), state.ledger.clone()))];
+    if let (Some(url), Some(key)) = (&state.config.ledger.anchor_rpc_url, &state.config.ledger.anchor_key) {
+        use secrecy::ExposeSecret;
+        let settings = crate::ledger::anchor::AnchorSettings {
+            rpc: crate::ledger::evm::EvmRpc::new(url)?,
+            key: crate::ledger::evm::parse_key(key.expose_secret())?,
+            interval: Duration::from_secs(state.config.ledger.anchor_interval_secs.max(1)),
+            receipt_timeout: Duration::from_secs(60),
+        };
+        background.push(tokio::spawn(crate::ledger::anchor::run(state.db.clone(), settings)));
+    }
     let router = app(state, store);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "onecity portal listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
-    cleanup.abort();
+    for task in background {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -118,10 +118,9 @@ impl Eip1559Tx {
     /// The raw signed transaction: 0x02 || rlp(fields ++ [y_parity, r, s]).
     ///
     /// # Errors
-    /// When the key cannot sign (it always can for a valid key).
+    /// Never in practice (kept fallible for other key backends).
     pub fn sign(&self, key: &SigningKey) -> anyhow::Result<Vec<u8>> {
-        let (signature, recovery) =
-            key.sign_prehash_recoverable(&self.signing_hash()).map_err(|e| anyhow!("signing failed: {e}"))?;
+        let (signature, recovery) = key.sign_prehash_recoverable(&self.signing_hash());
         let sig = signature.to_bytes();
         let (r, s) = sig.split_at(32);
         let trim = |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|x| **x == 0).copied().collect() };
@@ -139,7 +138,7 @@ impl Eip1559Tx {
 /// The Ethereum address of a key: the last 20 bytes of keccak256 of the uncompressed public key.
 #[must_use]
 pub fn address_of(key: &SigningKey) -> [u8; 20] {
-    let point = key.verifying_key().to_encoded_point(false);
+    let point = key.verifying_key().to_sec1_point(false);
     let hash = keccak256(&point.as_bytes()[1..]);
     hash[12..].try_into().expect("20 bytes")
 }

@@ -85,7 +85,9 @@ pub struct Portal {
     pub url: String,
     pub idp: Idp,
     pub db: PgPool,
+    pub state: AppState,
     task: tokio::task::JoinHandle<()>,
+    _keys: TempDir,
 }
 
 impl Drop for Portal {
@@ -102,12 +104,14 @@ impl Portal {
         // "localhost" for the portal, 127.0.0.1 for the provider: different sites, as in production.
         let url = format!("http://localhost:{port}");
         let idp = Idp::start(&url);
+        let keys = TempDir::new("keys");
         let args = ServeArgs::try_parse_from([
             "serve",
             "--profile=dev",
             &format!("--listen=127.0.0.1:{port}"),
             &format!("--public-url={url}"),
             &format!("--oidc-issuer={}", idp.issuer),
+            &format!("--ledger-key-file={}", keys.0.join("log.key").display()),
         ])
         .unwrap();
         let config = args.resolve().unwrap();
@@ -120,17 +124,19 @@ impl Portal {
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
+        let ledger = std::sync::Arc::new(server::web::ledger_settings(&config).unwrap());
         let state = AppState {
             db: db.clone(),
             oidc: std::sync::Arc::new(oidc),
             config: std::sync::Arc::new(config),
+            ledger,
             leptos_options,
         };
-        let router = server::web::app(state, store);
+        let router = server::web::app(state.clone(), store);
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
-        Self { url, idp, db, task }
+        Self { url, idp, db, state, task, _keys: keys }
     }
 }
 
