@@ -67,6 +67,7 @@ ensure_build_tools() {
     cargo install --locked cargo-leptos@"$CARGO_LEPTOS_VERSION"
   fi
   npm_ci "$ROOT/idp"
+  npm_ci "$ROOT/tools"
 }
 
 npm_ci() {
