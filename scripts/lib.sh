@@ -118,3 +118,44 @@ idp_start() {
   STARTED_PIDS+=($!)
   wait_http "http://127.0.0.1:$port/.well-known/openid-configuration" 30
 }
+
+# The consortium: four witnesses named after consortium members.
+WITNESS_NAMES=(
+  witness.databureau.onecity.example
+  witness.court.onecity.example
+  witness.notary.onecity.example
+  witness.audit.onecity.example
+)
+LEDGER_ORIGIN="${ONECITY_LEDGER_ORIGIN:-ledger.onecity.example}"
+
+# ledger_stack_start BIN PG_PORT STATE_DIR WITNESS_BASE_PORT ANVIL_PORT
+# Starts the four witnesses (each with its own key and its own database) and a local chain
+# node, and exports the portal's ledger settings (log key, witnesses, anchor node).
+ledger_stack_start() {
+  local bin="$1" pg_port="$2" state="$3" wbase="$4" anvil_port="$5" i name port db vkey log_vkey
+  mkdir -p "$state/keys"
+  export ONECITY_LEDGER_ORIGIN="$LEDGER_ORIGIN"
+  export ONECITY_LEDGER_KEY_FILE="$state/keys/log.key"
+  log_vkey="$("$bin" ledger-key --key-file "$ONECITY_LEDGER_KEY_FILE" --origin "$LEDGER_ORIGIN")"
+  ONECITY_WITNESSES=""
+  for i in "${!WITNESS_NAMES[@]}"; do
+    name="${WITNESS_NAMES[$i]}"
+    port=$((wbase + i))
+    db="witness_${i}"
+    psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -tc "select 1 from pg_database where datname = '$db'" | grep -q 1 ||
+      psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "create database $db" >/dev/null
+    vkey="$("$bin" witness keygen --name "$name" --key-file "$state/keys/witness-$i.key")"
+    "$bin" witness serve --name "$name" --key-file "$state/keys/witness-$i.key" \
+      --database-url "postgres://postgres@127.0.0.1:$pg_port/$db" \
+      --listen "127.0.0.1:$port" --log-vkey "$log_vkey" >"$state/witness-$i.log" 2>&1 &
+    STARTED_PIDS+=($!)
+    ONECITY_WITNESSES+="http://127.0.0.1:$port,$vkey;"
+  done
+  export ONECITY_WITNESSES="${ONECITY_WITNESSES%;}"
+  export ONECITY_WITNESS_QUORUM=3
+  "$ROOT/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" --host 127.0.0.1 --port "$anvil_port" \
+    --state "$state/anvil-state.json" --silent >"$state/anvil.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  export ONECITY_ANCHOR_RPC_URL="http://127.0.0.1:$anvil_port"
+  for i in "${!WITNESS_NAMES[@]}"; do wait_http "http://127.0.0.1:$((wbase + i))/healthz" 30; done
+}

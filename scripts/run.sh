@@ -23,6 +23,8 @@ idp_start "$IDP_PORT" "$DATA/idp" "http://localhost:$PORTAL_PORT/auth/callback" 
 
 BIN="$CARGO_TARGET_DIR/debug/onecity"
 "$BIN" seed
+ledger_stack_start "$BIN" "$PG_PORT" "$DATA" "${ONECITY_WITNESS_BASE_PORT:-4201}" "${ONECITY_ANVIL_PORT:-8545}"
+export ONECITY_ANCHOR_INTERVAL_SECS="${ONECITY_ANCHOR_INTERVAL_SECS:-15}"
 
 ONECITY_PROFILE=dev \
   ONECITY_LISTEN="127.0.0.1:$PORTAL_PORT" \
@@ -38,6 +40,9 @@ cat >&2 <<MSG
   onecity is running:  http://localhost:$PORTAL_PORT
   sign in as resident1, resident2, staff1 or admin1 (password: password)
   identity provider:   http://127.0.0.1:$IDP_PORT
+  ledger:              http://localhost:$PORTAL_PORT/ledger/checkpoint  (keys: /ledger/keys, status: /ledger/status)
+  witnesses:           ${WITNESS_NAMES[*]}
+  local chain (anvil): $ONECITY_ANCHOR_RPC_URL  (anchors: /ledger/anchors)
   database:            $DATABASE_URL
   Ctrl-C stops everything.
 

@@ -44,6 +44,9 @@ rm -rf "$DATA/test-idp"
 idp_start "$IDP_PORT" "$DATA/test-idp" "http://localhost:$PORTAL_PORT/auth/callback" "http://localhost:$PORTAL_PORT/"
 BIN="$CARGO_TARGET_DIR/debug/onecity"
 DATABASE_URL="$E2E_DB" "$BIN" seed
+rm -rf "$DATA/test-ledger"
+ledger_stack_start "$BIN" "$PG_PORT" "$DATA/test-ledger" 4301 8645
+export ONECITY_ANCHOR_INTERVAL_SECS=2
 DATABASE_URL="$E2E_DB" \
   ONECITY_PROFILE=dev \
   ONECITY_LISTEN="127.0.0.1:$PORTAL_PORT" \

@@ -19,6 +19,18 @@ enum Command {
     Migrate(server::seed::DbArgs),
     /// Load the demo city into the database (idempotent).
     Seed(server::seed::DbArgs),
+    /// Print the log's verifier key, creating its signing key file if missing.
+    LedgerKey(LedgerKeyArgs),
+}
+
+#[derive(clap::Args)]
+struct LedgerKeyArgs {
+    /// File with the log's signing seed (created with mode 0600 when missing).
+    #[arg(long, env = "ONECITY_LEDGER_KEY_FILE")]
+    key_file: std::path::PathBuf,
+    /// The log's name (checkpoint origin).
+    #[arg(long, env = "ONECITY_LEDGER_ORIGIN", default_value = "ledger.onecity.example")]
+    origin: String,
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +47,11 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => server::web::serve(args.resolve()?).await,
             Command::Migrate(args) => server::seed::migrate(&args).await,
             Command::Seed(args) => server::seed::seed_demo(&args).await,
+            Command::LedgerKey(args) => {
+                let seed = server::ledger::load_or_create_seed(&args.key_file)?;
+                println!("{}", chain::note::NoteSigner::from_seed(&args.origin, &seed)?.verifier_key());
+                Ok(())
+            }
         }
     });
     match result {

@@ -45,8 +45,47 @@ pub const DEMO_DISTRICTS: &[(&str, &str, &str)] = &[
 pub async fn seed_demo(args: &DbArgs) -> anyhow::Result<()> {
     let db = connect(args).await?;
     seed_districts(&db).await?;
-    tracing::info!(districts = DEMO_DISTRICTS.len(), "demo city loaded");
+    let published = seed_ledger(&db).await?;
+    tracing::info!(districts = DEMO_DISTRICTS.len(), published, "demo city loaded");
     Ok(())
+}
+
+/// The demo city's first ledger entries: its agencies' services as published, so a fresh
+/// run shows a live, cosigned log. Only on an empty ledger (idempotent).
+///
+/// # Errors
+/// On any database error.
+pub async fn seed_ledger(db: &PgPool) -> anyhow::Result<usize> {
+    use chain::Event;
+    let services = [
+        ("transit-authority", "fare-capping", "Cap your monthly fares using your trips", &["transit.trips"][..], 90),
+        ("housing-bureau", "property-tax", "Remind you of property tax due dates", &["property.titles"][..], 365),
+        (
+            "health-department",
+            "senior-clinic",
+            "Offer free check-ups to residents 65 or over",
+            &["identity.age_over_65"][..],
+            30,
+        ),
+    ];
+    let mut tx = db.begin().await?;
+    let existing: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from ledger_entry"#).fetch_one(&mut *tx).await?;
+    if existing > 0 {
+        return Ok(0);
+    }
+    for (agency, service, purpose, scopes, retention_days) in services {
+        let event = Event::ServicePublished {
+            agency: agency.into(),
+            service: service.into(),
+            version: 1,
+            purpose: purpose.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            retention_days,
+        };
+        crate::ledger::enqueue(&mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(services.len())
 }
 
 /// Upserts the demo districts in one transaction.
