@@ -5,8 +5,10 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod keyfile;
 pub mod seed;
 pub mod web;
+pub mod witness;
 
 use std::sync::Arc;
 

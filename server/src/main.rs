@@ -19,6 +19,9 @@ enum Command {
     Migrate(server::seed::DbArgs),
     /// Load the demo city into the database (idempotent).
     Seed(server::seed::DbArgs),
+    /// Run or set up a consortium witness node (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(server::witness::WitnessCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +38,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => server::web::serve(args.resolve()?).await,
             Command::Migrate(args) => server::seed::migrate(&args).await,
             Command::Seed(args) => server::seed::seed_demo(&args).await,
+            Command::Witness(command) => server::witness::run(command).await,
         }
     });
     match result {
