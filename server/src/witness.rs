@@ -116,6 +116,10 @@ pub async fn run(command: WitnessCommand) -> anyhow::Result<()> {
 /// # Errors
 /// An invalid key name, or an unreadable or malformed key file.
 pub fn load_cosigner(name: &str, key_file: &Path) -> anyhow::Result<Ed25519Cosigner> {
+    // Check the name before creating a key file for it.
+    if !chain::note::is_valid_key_name(name) {
+        bail!("invalid witness name {name:?}: a key name has no spaces and no `+`");
+    }
     let seed = load_or_create_seed(key_file)?;
     Ed25519Cosigner::from_seed(name, &seed).with_context(|| format!("invalid witness name {name:?}"))
 }
