@@ -486,3 +486,35 @@ pub fn parse_witness_reply(status: u16, body: &[u8]) -> anyhow::Result<WitnessRe
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn witness_replies_are_read_by_status() {
+        assert_eq!(parse_witness_reply(409, b"42\n").unwrap(), WitnessReply::Conflict { latest_size: 42 });
+        assert!(parse_witness_reply(409, b"forty\n").is_err());
+        assert!(parse_witness_reply(409, b"\n").is_err());
+        assert!(parse_witness_reply(200, b"not a signature line\n").is_err());
+        assert_eq!(
+            parse_witness_reply(422, b"consistency proof does not verify\nmore").unwrap(),
+            WitnessReply::Refused { status: 422, message: "consistency proof does not verify".into() }
+        );
+    }
+
+    #[test]
+    fn log_vkeys_must_be_note_keys_listed_once() {
+        let log = chain::note::NoteSigner::from_seed("log.example", &[1; 32]).unwrap().verifier_key().to_string();
+        assert_eq!(parse_log_vkeys(&[log.clone(), String::new()]).unwrap().len(), 1);
+        assert!(parse_log_vkeys(&[log.clone(), log]).is_err());
+        assert!(parse_log_vkeys(&[]).is_err());
+    }
+
+    #[test]
+    fn the_409_answer_is_the_size_as_text_x_tlog_size() {
+        let resp = WitnessError::Conflict { latest_size: 7 }.into_response();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], TLOG_SIZE_CONTENT_TYPE);
+    }
+}
