@@ -97,7 +97,7 @@ fn assert_cosigned(log: &TestLog, req: &AddCheckpointRequest, a: &Answer) {
     assert!(now() - report.valid[0].timestamp < 60);
 }
 
-async fn conflict_size(a: &Answer) -> u64 {
+fn conflict_size(a: &Answer) -> u64 {
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert_eq!(a.content_type, "text/x.tlog.size");
     match parse_witness_reply(409, a.body.as_bytes()).unwrap() {
@@ -139,8 +139,8 @@ async fn first_checkpoint_then_growth_are_cosigned_and_replay_conflicts(db: PgPo
     let same = log.request(13, 13);
     assert_cosigned(&log, &same, &add(&app, &same).await);
 
-    assert_eq!(conflict_size(&add(&app, &grow).await).await, 13);
-    assert_eq!(conflict_size(&add(&app, &first).await).await, 13);
+    assert_eq!(conflict_size(&add(&app, &grow).await), 13);
+    assert_eq!(conflict_size(&add(&app, &first).await), 13);
     assert_eq!(stored(&db).await.unwrap().0, 13);
 
     // The sequencer-side reader of a 200.
@@ -164,17 +164,13 @@ async fn malformed_bodies_are_400(db: PgPool) {
     bad_proof.extend(log.checkpoint(4).to_bytes());
     let truncated = good[..good.len() - 10].to_vec();
     for body in [b"".to_vec(), b"hello".to_vec(), no_blank, leading_zero, bad_proof, truncated] {
-        let a = add_raw(&app, body.clone()).await;
+        let a = post(&app, body.clone()).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?} → {}", String::from_utf8_lossy(&body), a.body);
     }
     assert!(stored(&db).await.is_none());
     // Too large for any request: 413 before parsing.
-    let a = add_raw(&app, vec![b'a'; server::witness::MAX_BODY_BYTES + 1]).await;
+    let a = post(&app, vec![b'a'; server::witness::MAX_BODY_BYTES + 1]).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
-}
-
-async fn add_raw(app: &Router, body: Vec<u8>) -> Answer {
-    post(app, body).await
 }
 
 /// 404 for an origin the witness does not know, 403 for a checkpoint without a valid
@@ -214,7 +210,6 @@ async fn unknown_origin_404_bad_signature_403_old_above_size_400(db: PgPool) {
     // Unknown extra signature lines are ignored.
     let mut extra = log.request(0, 8);
     extra.checkpoint.add_signatures([impostor.signer.sign(&extra.checkpoint.note.text)]);
-    let _ = other;
     let stranger = NoteSigner::from_seed("stranger.example", &[9; 32]).unwrap();
     extra.checkpoint.add_signatures([stranger.sign(&extra.checkpoint.note.text)]);
     // The impostor line has the log's name but another key id: not a trusted key, ignored.
@@ -228,11 +223,11 @@ async fn stale_old_size_is_409_with_the_stored_size(db: PgPool) {
     let mut log = TestLog::new(LOG, 1);
     log.grow_to(30);
     let app = witness(&db, &log).await;
-    assert_eq!(conflict_size(&add(&app, &log.request(7, 30)).await).await, 0);
+    assert_eq!(conflict_size(&add(&app, &log.request(7, 30)).await), 0);
     assert_cosigned(&log, &log.request(0, 10), &add(&app, &log.request(0, 10)).await);
-    assert_eq!(conflict_size(&add(&app, &log.request(7, 30)).await).await, 10);
-    assert_eq!(conflict_size(&add(&app, &log.request(0, 30)).await).await, 10);
-    assert_eq!(conflict_size(&add(&app, &log.request(11, 30)).await).await, 10);
+    assert_eq!(conflict_size(&add(&app, &log.request(7, 30)).await), 10);
+    assert_eq!(conflict_size(&add(&app, &log.request(0, 30)).await), 10);
+    assert_eq!(conflict_size(&add(&app, &log.request(11, 30)).await), 10);
     assert_cosigned(&log, &log.request(10, 30), &add(&app, &log.request(10, 30)).await);
 }
 
@@ -260,13 +255,11 @@ async fn bad_proofs_are_422(db: PgPool) {
     assert_eq!(stored(&db).await.unwrap().0, 11);
 
     // Fresh log state: a proof from size 0 must be empty; size 0 must have the empty root.
-    let db2_log = TestLog::new("second.log.example", 5);
     let mut two = TestLog::new("second.log.example", 5);
     two.grow_to(4);
     init_schema(&db).await.unwrap();
     let app2 = router(
-        WitnessState::new(db.clone(), cosigner(), vec![log.signer.verifier_key(), db2_log.signer.verifier_key()])
-            .unwrap(),
+        WitnessState::new(db.clone(), cosigner(), vec![log.signer.verifier_key(), two.signer.verifier_key()]).unwrap(),
     );
     let mut with_proof = two.request(0, 4);
     with_proof.proof = vec![EMPTY_ROOT];
@@ -305,13 +298,13 @@ async fn forks_and_rollbacks_are_refused(db: PgPool) {
     let a = add(&app, &fork.request(16, 24)).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     // Forked tree sent as a fresh start.
-    assert_eq!(conflict_size(&add(&app, &fork.request(0, 24)).await).await, 16);
+    assert_eq!(conflict_size(&add(&app, &fork.request(0, 24)).await), 16);
 
     // Rollback: a smaller checkpoint of the same log.
     let backwards = AddCheckpointRequest { old_size: 16, proof: vec![], checkpoint: log.checkpoint(8) };
     assert_eq!(add(&app, &backwards).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(conflict_size(&add(&app, &log.request(8, 8)).await).await, 16);
-    assert_eq!(conflict_size(&add(&app, &log.request(0, 8)).await).await, 16);
+    assert_eq!(conflict_size(&add(&app, &log.request(8, 8)).await), 16);
+    assert_eq!(conflict_size(&add(&app, &log.request(0, 8)).await), 16);
 
     assert_eq!(stored(&db).await.unwrap(), (16, log.checkpoint(16).checkpoint.root.0.to_vec()));
 }
@@ -352,7 +345,7 @@ async fn concurrent_requests_exactly_one_wins(db: PgPool) {
             if a.status == StatusCode::OK {
                 winners.push(size);
             } else {
-                sizes.push(conflict_size(&a).await);
+                sizes.push(conflict_size(&a));
             }
         }
         assert_eq!(winners.len(), 1, "exactly one winner from old {old}: {winners:?}");
@@ -377,8 +370,8 @@ async fn a_restarted_witness_continues_from_the_stored_size(db: PgPool) {
     drop(app);
 
     let app = witness(&db, &log).await; // init_schema again is harmless
-    assert_eq!(conflict_size(&add(&app, &log.request(10, 50)).await).await, 25);
-    assert_eq!(conflict_size(&add(&app, &log.request(0, 50)).await).await, 25);
+    assert_eq!(conflict_size(&add(&app, &log.request(10, 50)).await), 25);
+    assert_eq!(conflict_size(&add(&app, &log.request(0, 50)).await), 25);
     assert_cosigned(&log, &log.request(25, 50), &add(&app, &log.request(25, 50)).await);
     assert_eq!(stored(&db).await.unwrap().0, 50);
 }
