@@ -478,34 +478,76 @@ impl AddCheckpointRequest {
 pub enum AddCheckpointDecision {
     /// All checks passed: cosign, persist the new state atomically, answer 200.
     Cosign,
-    /// 404: the origin is not the configured log.
+    /// 404: the origin is not a configured log.
     UnknownOrigin,
-    /// 403: no valid signature from the log key.
+    /// 403: no valid signature from a trusted log key, or a line from a trusted key that
+    /// fails to verify.
     Forbidden(String),
     /// 400: old size above the checkpoint size.
     BadRequest(String),
-    /// 409 with `text/x.tlog.size` body `<latest_size>\n`.
+    /// 409 with `text/x.tlog.size` body `<latest_size>\n`: the old size is not the size of
+    /// the latest checkpoint the witness cosigned.
     Conflict {
         /// Size of the latest checkpoint the witness cosigned.
         latest_size: u64,
     },
-    /// 422: the consistency proof does not verify.
+    /// 422: a size-zero checkpoint without the empty root, a non-empty proof from size zero,
+    /// a consistency proof that does not verify, or the same size with a different root
+    /// hash (a fork).
     Unprocessable(String),
 }
 
-/// The witness's checks for `add-checkpoint` (C2SP tlog-witness), in the spec's order.
+/// The witness's checks for `add-checkpoint` (C2SP tlog-witness), in the spec's order, for
+/// a log with one trusted key. See [`decide_add_checkpoint_with_keys`].
 #[must_use]
 pub fn decide_add_checkpoint(
     req: &AddCheckpointRequest,
     log_key: &VerifierKey,
     latest: Option<(u64, Hash)>,
 ) -> AddCheckpointDecision {
+    decide_add_checkpoint_with_keys(req, std::slice::from_ref(log_key), latest)
+}
+
+/// The witness's checks for `add-checkpoint` (C2SP tlog-witness §"add-checkpoint"), in the
+/// spec's order, given the keys the witness trusts for the checkpoint's origin (keys whose
+/// name is not the origin are ignored; none left means the origin is unknown) and its
+/// latest cosigned `(size, root)` for that origin (`None` if it never cosigned one):
+///
+/// 1. unknown origin → 404;
+/// 2. no valid signature from a trusted key, or a trusted key's line fails to verify → 403
+///    (lines from unknown keys are ignored);
+/// 3. old size above the checkpoint size → 400;
+/// 4. old size is not the latest cosigned size (0 if none) → 409;
+/// 5. a size-zero checkpoint whose root is not the empty tree's hash → 422;
+/// 6. a non-empty proof when the old size is zero, or a consistency proof that does not
+///    verify → 422;
+/// 7. old size equal to the checkpoint size but a different root hash → 422.
+///
+/// A rollback is refused by 3 or 4, a fork by 6 or 7.
+#[must_use]
+pub fn decide_add_checkpoint_with_keys(
+    req: &AddCheckpointRequest,
+    trusted: &[VerifierKey],
+    latest: Option<(u64, Hash)>,
+) -> AddCheckpointDecision {
     let cp = &req.checkpoint.checkpoint;
-    if cp.origin != log_key.name {
+    let keys: Vec<&VerifierKey> = trusted.iter().filter(|k| k.name == cp.origin).collect();
+    if keys.is_empty() {
         return AddCheckpointDecision::UnknownOrigin;
     }
-    if let Err(e) = req.checkpoint.verify_log_signature(log_key) {
-        return AddCheckpointDecision::Forbidden(e.to_string());
+    let mut verified = false;
+    let mut last_err = None;
+    for k in keys {
+        match req.checkpoint.verify_log_signature(k) {
+            Ok(()) => verified = true,
+            Err(e @ Error::MissingLogSignature(_)) => last_err = Some(e),
+            Err(e) => return AddCheckpointDecision::Forbidden(e.to_string()),
+        }
+    }
+    if !verified {
+        return AddCheckpointDecision::Forbidden(
+            last_err.map_or_else(|| "no trusted log signature".to_owned(), |e| e.to_string()),
+        );
     }
     if req.old_size > cp.size {
         return AddCheckpointDecision::BadRequest(format!(
@@ -517,8 +559,19 @@ pub fn decide_add_checkpoint(
     if req.old_size != latest_size {
         return AddCheckpointDecision::Conflict { latest_size };
     }
+    if cp.size == 0 && cp.root != crate::tree::EMPTY_ROOT {
+        return AddCheckpointDecision::Unprocessable(
+            "a checkpoint of size zero must have the empty tree's root".into(),
+        );
+    }
+    if req.old_size == 0 && !req.proof.is_empty() {
+        return AddCheckpointDecision::Unprocessable("the consistency proof from size zero must be empty".into());
+    }
     if req.old_size == cp.size && latest_root != cp.root {
-        return AddCheckpointDecision::Conflict { latest_size };
+        return AddCheckpointDecision::Unprocessable(format!(
+            "checkpoint of size {} has a different root hash than the one cosigned (fork)",
+            cp.size
+        ));
     }
     match crate::tree::verify_consistency(&req.proof, req.old_size, &latest_root, cp.size, &cp.root) {
         Ok(()) => AddCheckpointDecision::Cosign,

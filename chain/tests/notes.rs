@@ -248,3 +248,62 @@ fn cosignature_timestamps_of_published_lines() {
     .unwrap();
     assert!(cosignature_timestamp(&plain).is_err());
 }
+
+/// C2SP tlog-witness: the same size with another root hash (a fork) is 422, not 409; so is a
+/// size-zero checkpoint without the empty root and a non-empty proof from size zero. An
+/// identical re-submission at the cosigned size is cosigned again.
+#[test]
+fn add_checkpoint_fork_and_empty_tree_cases_are_unprocessable() {
+    let mut l = DemoLedger::new().unwrap();
+    let evs = chain::demo::sample_events();
+    l.append(&evs[0]).unwrap();
+    let cp1 = l.checkpoint(100).unwrap();
+    let key = l.log.verifier_key();
+    let s1 = cp1.checkpoint.size;
+    let latest = Some((s1, cp1.checkpoint.root));
+    let same = AddCheckpointRequest {
+        old_size: s1,
+        proof: vec![],
+        checkpoint: SignedCheckpoint::sign(cp1.checkpoint.clone(), &l.log),
+    };
+    assert_eq!(decide_add_checkpoint(&same, &key, latest), AddCheckpointDecision::Cosign);
+    let mut forked = cp1.checkpoint.clone();
+    forked.root.0[0] ^= 1;
+    let fork = AddCheckpointRequest { old_size: s1, proof: vec![], checkpoint: SignedCheckpoint::sign(forked, &l.log) };
+    assert!(matches!(decide_add_checkpoint(&fork, &key, latest), AddCheckpointDecision::Unprocessable(_)));
+    // Rollback: below the cosigned size is 409 (old matches nothing) or 400 (old > size).
+    let small = chain::Checkpoint::new(chain::demo::LOG_NAME, 1, chain::tree::leaf_hash(b"x"));
+    let rb =
+        AddCheckpointRequest { old_size: 1, proof: vec![], checkpoint: SignedCheckpoint::sign(small.clone(), &l.log) };
+    assert_eq!(decide_add_checkpoint(&rb, &key, latest), AddCheckpointDecision::Conflict { latest_size: s1 });
+    let rb = AddCheckpointRequest { old_size: s1, proof: vec![], checkpoint: SignedCheckpoint::sign(small, &l.log) };
+    assert!(matches!(decide_add_checkpoint(&rb, &key, latest), AddCheckpointDecision::BadRequest(_)));
+    // Size zero must carry the empty root.
+    let zero = chain::Checkpoint::new(chain::demo::LOG_NAME, 0, chain::tree::leaf_hash(b"x"));
+    let z = AddCheckpointRequest { old_size: 0, proof: vec![], checkpoint: SignedCheckpoint::sign(zero, &l.log) };
+    assert!(matches!(decide_add_checkpoint(&z, &key, None), AddCheckpointDecision::Unprocessable(_)));
+    let zero = chain::Checkpoint::new(chain::demo::LOG_NAME, 0, EMPTY_ROOT);
+    let z = AddCheckpointRequest { old_size: 0, proof: vec![], checkpoint: SignedCheckpoint::sign(zero, &l.log) };
+    assert_eq!(decide_add_checkpoint(&z, &key, None), AddCheckpointDecision::Cosign);
+    // From size zero the proof must be empty.
+    let p = AddCheckpointRequest { old_size: 0, proof: vec![EMPTY_ROOT], checkpoint: same.checkpoint.clone() };
+    assert!(matches!(decide_add_checkpoint(&p, &key, None), AddCheckpointDecision::Unprocessable(_)));
+    // Several trusted keys for one origin: one valid line is enough; a bad line from a
+    // trusted key is 403; keys of other origins make the origin unknown.
+    let other = NoteSigner::from_seed(chain::demo::LOG_NAME, &[78; 32]).unwrap();
+    let keys = [other.verifier_key(), key.clone()];
+    assert_eq!(chain::cosign::decide_add_checkpoint_with_keys(&same, &keys, latest), AddCheckpointDecision::Cosign);
+    let mut badline = same.clone();
+    let mut s = other.sign(&badline.checkpoint.note.text);
+    s.signature[0] ^= 1;
+    badline.checkpoint.add_signatures([s]);
+    assert!(matches!(
+        chain::cosign::decide_add_checkpoint_with_keys(&badline, &keys, latest),
+        AddCheckpointDecision::Forbidden(_)
+    ));
+    let elsewhere = NoteSigner::from_seed("other.example", &[79; 32]).unwrap().verifier_key();
+    assert_eq!(
+        chain::cosign::decide_add_checkpoint_with_keys(&same, &[elsewhere], latest),
+        AddCheckpointDecision::UnknownOrigin
+    );
+}

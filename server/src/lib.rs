@@ -5,9 +5,11 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod keyfile;
 pub mod ledger;
 pub mod seed;
 pub mod web;
+pub mod witness;
 
 use std::sync::Arc;
 

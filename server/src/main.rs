@@ -21,6 +21,9 @@ enum Command {
     Seed(server::seed::DbArgs),
     /// Print the log's verifier key, creating its signing key file if missing.
     LedgerKey(LedgerKeyArgs),
+    /// Run or set up a consortium witness node (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(server::witness::WitnessCommand),
 }
 
 #[derive(clap::Args)]
@@ -48,10 +51,11 @@ fn main() -> std::process::ExitCode {
             Command::Migrate(args) => server::seed::migrate(&args).await,
             Command::Seed(args) => server::seed::seed_demo(&args).await,
             Command::LedgerKey(args) => {
-                let seed = server::ledger::load_or_create_seed(&args.key_file)?;
+                let seed = server::keyfile::load_or_create_seed(&args.key_file)?;
                 println!("{}", chain::note::NoteSigner::from_seed(&args.origin, &seed)?.verifier_key());
                 Ok(())
             }
+            Command::Witness(command) => server::witness::run(command).await,
         }
     });
     match result {

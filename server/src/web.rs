@@ -58,7 +58,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, PostgresSt
 /// # Errors
 /// An unreadable key file, a malformed `--witness`, an impossible quorum.
 pub fn ledger_settings(config: &Config) -> anyhow::Result<LedgerSettings> {
-    let seed = crate::ledger::load_or_create_seed(&config.ledger.key_file)?;
+    let seed = crate::keyfile::load_or_create_seed(&config.ledger.key_file)?;
     let signer = chain::note::NoteSigner::from_seed(&config.ledger.origin, &seed)?;
     let witnesses =
         config.ledger.witnesses.iter().map(|w| WitnessEndpoint::parse(w)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -224,7 +224,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM (shared by the portal and the witness).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -11,7 +11,6 @@ pub mod sequencer;
 pub mod store;
 pub mod witness_client;
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -115,42 +114,6 @@ pub async fn raise_alarm(conn: &mut PgConnection, kind: &str, detail: &str) -> a
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Reads a 32-byte Ed25519 seed stored as hex, creating it (mode 0600) when missing.
-///
-/// # Errors
-/// When the file cannot be read, created, or does not hold 64 hex digits.
-pub fn load_or_create_seed(path: &Path) -> anyhow::Result<[u8; 32]> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes = hex::decode(text.trim()).with_context(|| format!("{}: not hex", path.display()))?;
-            bytes.try_into().map_err(|_| anyhow::anyhow!("{}: expected 32 bytes (64 hex digits)", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use rand::RngCore;
-            let mut seed = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut seed);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            }
-            let tmp = path.with_extension("tmp");
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .with_context(|| format!("cannot create {}", tmp.display()))?;
-            writeln!(f, "{}", hex::encode(seed))?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot create {}", path.display()))?;
-            Ok(seed)
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
 }
 
 #[must_use]

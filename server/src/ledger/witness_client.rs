@@ -12,6 +12,7 @@ use sqlx::PgPool;
 
 use super::store::with_stored_hashes;
 use super::{LedgerSettings, WitnessEndpoint, raise_alarm, unix_now};
+use crate::witness::{WitnessReply, parse_witness_reply};
 
 /// How long one witness may take to answer.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -169,21 +170,17 @@ async fn add_checkpoint(
         Err(e) => return Answer::Failed(format!("unreachable: {e}")),
     };
     let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    match status {
-        200 => {
-            let sigs: Result<Vec<_>, _> =
-                text.lines().filter(|l| !l.is_empty()).map(NoteSignature::parse_line).collect();
-            match sigs {
-                Ok(s) => Answer::Cosigned(s),
-                Err(e) => Answer::Failed(format!("unparsable cosignature: {e}")),
-            }
+    let body = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => return Answer::Failed(format!("answer cut off: {e}")),
+    };
+    match parse_witness_reply(status, &body) {
+        Ok(WitnessReply::Cosigned(sigs)) => Answer::Cosigned(sigs),
+        Ok(WitnessReply::Conflict { latest_size }) => Answer::Conflict(latest_size),
+        Ok(WitnessReply::Refused { status: 422, message }) => {
+            Answer::Inconsistent(format!("rejected checkpoint {size} as inconsistent: {message}"))
         }
-        409 => match text.trim().parse() {
-            Ok(n) => Answer::Conflict(n),
-            Err(_) => Answer::Failed(format!("409 without a size: {:?}", text.chars().take(80).collect::<String>())),
-        },
-        422 => Answer::Inconsistent(format!("rejected checkpoint {size} as inconsistent: {}", text.trim())),
-        _ => Answer::Failed(format!("HTTP {status}: {}", text.chars().take(200).collect::<String>())),
+        Ok(WitnessReply::Refused { status, message }) => Answer::Failed(format!("HTTP {status}: {message}")),
+        Err(e) => Answer::Failed(format!("{e:#}")),
     }
 }

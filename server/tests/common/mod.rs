@@ -251,11 +251,12 @@ impl Anvil {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("anvil starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let rpc = server::ledger::evm::EvmRpc::new(&url).unwrap();
+        // Owned by `Self` at once, so it is killed on drop even if it never answers.
+        let anvil = Self { child, url: format!("http://127.0.0.1:{port}"), port };
+        let rpc = server::ledger::evm::EvmRpc::new(&anvil.url).unwrap();
         for _ in 0..100 {
             if rpc.chain_id().await.is_ok() {
-                return Self { child, url, port };
+                return anvil;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
