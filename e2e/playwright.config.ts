@@ -34,6 +34,6 @@ export default defineConfig({
   projects: [
     { name: 'js-on', use: { ...chromium, javaScriptEnabled: true } },
     // Every page and form must work without JavaScript; hydration-only specs are skipped.
-    { name: 'js-off', use: { ...chromium, javaScriptEnabled: false }, testIgnore: /\.hydrate\.spec\.ts$/ },
+    { name: 'js-off', use: { ...chromium, javaScriptEnabled: false }, testIgnore: /\.(hydrate|api)\.spec\.ts$/ },
   ],
 });

@@ -264,3 +264,25 @@ async fn tiles_and_entry_bundles_over_http_reproduce_the_signed_root(db: PgPool)
     let cp = http.get(format!("{}/ledger/checkpoint", portal.url)).send().await.unwrap();
     assert_eq!(cp.status(), 404);
 }
+
+/// A log continues only under the key that signed it: starting with another key file
+/// raises an alarm instead of signing on.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_replaced_log_key_is_an_alarm(db: PgPool) {
+    enqueue_committed(&db, &[grant(1)]).await;
+    let mut seq = Sequencer::acquire(&db, settings()).await.unwrap().unwrap();
+    seq.integrate_batch().await.unwrap();
+    drop(seq);
+    let other = Arc::new(
+        LedgerSettings::new(NoteSigner::from_seed("ledger.test.example", &[8; 32]).unwrap(), vec![], 0).unwrap(),
+    );
+    let seq = loop {
+        if let Some(s) = Sequencer::acquire(&db, other.clone()).await.unwrap() {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(seq.is_halted());
+    let alarms: Vec<String> = sqlx::query_scalar("select kind from ledger_alarm").fetch_all(&db).await.unwrap();
+    assert_eq!(alarms, ["key_mismatch"]);
+}

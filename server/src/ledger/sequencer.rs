@@ -108,7 +108,7 @@ impl Sequencer {
     /// Database errors (a mismatch is not an error: it raises an alarm and halts signing).
     pub async fn verify_storage(&mut self) -> anyhow::Result<bool> {
         let Some(cp) =
-            sqlx::query!("select tree_size, root_hash from ledger_checkpoint order by tree_size desc limit 1")
+            sqlx::query!("select tree_size, root_hash, note from ledger_checkpoint order by tree_size desc limit 1")
                 .fetch_optional(&mut self.conn)
                 .await?
         else {
@@ -138,6 +138,16 @@ impl Sequencer {
         .await?;
 
         let mut ok = true;
+        // A log continues only under the key that signed it: a replaced key file would
+        // otherwise fork the log's identity silently.
+        let signed_by_us = SignedCheckpoint::parse(cp.note.as_bytes())
+            .and_then(|c| c.verify_log_signature(&self.settings.log_key()))
+            .is_ok();
+        if !signed_by_us {
+            ok = false;
+            let detail = format!("the checkpoint at size {size} was not signed by the configured log key");
+            raise_alarm(&mut self.conn, "key_mismatch", &detail).await?;
+        }
         if bodies.len() as u64 != size || rebuilt.root().ok() != Some(signed_root) {
             ok = false;
             let detail = format!("stored entries do not hash to the root signed at size {size}");
