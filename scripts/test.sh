@@ -56,7 +56,11 @@ DATABASE_URL="$E2E_DB" \
   "$BIN" serve >"$DATA/test-portal.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
-(cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" npx playwright test)
+if ! (cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" npx playwright test); then
+  log "browser tests failed; the portal's last log lines:"
+  tail -n 40 "$DATA/test-portal.log" >&2
+  exit 1
+fi
 
 step "clippy"
 cargo clippy --workspace --exclude app --all-targets -- -D warnings
