@@ -1,4 +1,5 @@
-//! Sustained-sequencing benchmark (run by `scripts/bench-ledger.sh`, which starts PostgreSQL
+//! Sustained-sequencing benchmark (run by `scripts/bench-ledger.sh [SECONDS] [PRODUCERS]
+//! [RATE]`, which starts PostgreSQL
 //! and four real witness processes and exports their settings).
 //!
 //! 1. Baseline: the same entry rows inserted with plain batched INSERTs into a scratch table,
@@ -31,10 +32,16 @@ fn event(i: u64) -> Event {
     }
 }
 
-async fn produce(db: PgPool, start: u64, stop: Arc<AtomicBool>, step: u64) -> anyhow::Result<u64> {
+/// Enqueues `PER_TX` entries per transaction until stopped, paced to `rate` entries per
+/// second (0 = as fast as possible).
+async fn produce(db: PgPool, start: u64, stop: Arc<AtomicBool>, step: u64, rate: f64) -> anyhow::Result<u64> {
     let mut n = 0u64;
     let mut next = start;
+    let began = tokio::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if rate > 0.0 {
+            tokio::time::sleep_until(began + Duration::from_secs_f64(n as f64 / rate)).await;
+        }
         let mut tx = db.begin().await?;
         let bodies: Vec<Vec<u8>> = (0..PER_TX as u64).map(|k| event(next + k).encode().unwrap()).collect();
         let kinds = vec!["grant.issued"; PER_TX];
@@ -55,6 +62,8 @@ async fn produce(db: PgPool, start: u64, stop: Arc<AtomicBool>, step: u64) -> an
 async fn main() -> anyhow::Result<()> {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(60);
     let producers: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(2);
+    // Offered load in entries/s for the ledger run (0 = unlimited: measures capacity).
+    let rate: f64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(0.0);
     let args = server::config::ServeArgs::try_parse_from(["serve", "--profile=dev"])?;
     let config = args.resolve()?;
     let db = server::connect_and_migrate(&config).await?;
@@ -97,18 +106,26 @@ async fn main() -> anyhow::Result<()> {
         plain += t.await?;
     }
     let plain_rate = plain as f64 / started.elapsed().as_secs_f64();
-    println!("baseline plain batched INSERT: {plain} rows in {:.1}s = {plain_rate:.0} rows/s", started.elapsed().as_secs_f64());
+    println!(
+        "baseline plain batched INSERT: {plain} rows in {:.1}s = {plain_rate:.0} rows/s",
+        started.elapsed().as_secs_f64()
+    );
 
     // 2. The ledger: sequencer + witnesses while producers enqueue.
-    let size_before: i64 = sqlx::query_scalar("select coalesce((select tree_size from ledger_tree), 0)").fetch_one(&db).await?;
+    let size_before: i64 =
+        sqlx::query_scalar("select coalesce((select tree_size from ledger_tree), 0)").fetch_one(&db).await?;
     let sequencer = tokio::spawn(server::ledger::sequencer::run(db.clone(), settings.clone()));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let tasks: Vec<_> = (0..producers)
-        .map(|p| tokio::spawn(produce(db.clone(), p * 1_000_000_000, stop.clone(), PER_TX as u64)))
+        .map(|p| {
+            tokio::spawn(produce(db.clone(), p * 1_000_000_000, stop.clone(), PER_TX as u64, rate / producers as f64))
+        })
         .collect();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
+    let size_at_stop: i64 = sqlx::query_scalar("select tree_size from ledger_tree").fetch_one(&db).await?;
+    let window = started.elapsed().as_secs_f64();
     let mut produced = 0;
     for t in tasks {
         produced += t.await??;
@@ -137,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
         with lat as (
             select extract(epoch from (
                 (select min(c.quorum_at) from ledger_checkpoint c where c.quorum_at is not null and c.tree_size > e.leaf_index)
-                - e.enqueued_at)) as s
+                - e.enqueued_at))::float8 as s
             from ledger_entry e
             where e.kind = 'grant.issued' and e.leaf_index >= $1
         )
@@ -150,8 +167,18 @@ async fn main() -> anyhow::Result<()> {
     .fetch_one(&db)
     .await?;
     let rate = produced as f64 / produce_secs;
-    println!("ledger: {produced} entries committed in {produce_secs:.1}s = {rate:.0} entries/s ({:.2}x the plain INSERT rate)", rate / plain_rate);
-    println!("ledger: {integrated} leaves integrated (entries + status.root) by {total_secs:.1}s, {checkpoints} checkpoints");
+    println!(
+        "ledger: {produced} entries committed in {produce_secs:.1}s = {rate:.0} entries/s ({:.2}x the plain INSERT rate)",
+        rate / plain_rate
+    );
+    println!(
+        "ledger: {integrated} leaves integrated (entries + status.root) by {total_secs:.1}s, {checkpoints} checkpoints"
+    );
+    println!(
+        "sequencer throughput while producing: {:.0} leaves/s over {window:.1}s (offered load: {})",
+        (size_at_stop - size_before) as f64 / window,
+        if rate > 0.0 { format!("{rate:.0}/s") } else { "unlimited".into() }
+    );
     println!("commit -> quorum checkpoint latency: p50 {:.3}s, p99 {:.3}s, max {:.3}s", p50, p99, max);
     Ok(())
 }
