@@ -12,6 +12,11 @@ trap 'exit 130' INT TERM
 
 step() { log "── $* ──"; }
 
+# Keep a copy of everything for the closing summary line.
+mkdir -p "$DATA"
+TEST_LOG="$DATA/test-output.log"
+exec > >(tee "$TEST_LOG") 2>&1
+
 ensure_build_tools
 apt_install chromium fonts-noto-cjk
 npm_ci "$ROOT/e2e"
@@ -66,4 +71,15 @@ step "clippy"
 cargo clippy --workspace --exclude app --all-targets -- -D warnings
 cargo clippy -p app --features ssr -- -D warnings
 
+# One closing line over all runners: cargo test, node --test, Playwright.
+summary() {
+  sed 's/\x1b\[[0-9;]*m//g' "$TEST_LOG" | awk '
+    /^test result: /        { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+    /^# pass /              { p += $3 }
+    /^# fail /              { f += $3 }
+    /^  [0-9]+ passed \(/   { p += $1 }
+    /^  [0-9]+ failed$/     { f += $1 }
+    END { printf "tests: %d passed, %d failed\n", p, f }'
+}
 log "all tests passed"
+summary
