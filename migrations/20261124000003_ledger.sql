@@ -54,9 +54,14 @@ create index ledger_checkpoint_quorum_idx on ledger_checkpoint (tree_size desc) 
 -- writes each version's new nodes in the batch's transaction.
 create table status_node
 (
+    -- borsh-encoded jmt NodeKey (version + nibble path) and Node.
     node_key bytea primary key,
-    node     bytea not null
+    node     bytea  not null,
+    -- The key's parts, so a proof can fetch a node's children level by level.
+    version  bigint not null,
+    path     text   not null check (path ~ '^[0-9a-f]*$')
 );
+create index status_node_path_version_idx on status_node (path, version);
 create table status_value
 (
     key_hash bytea  not null check (length(key_hash) = 32),

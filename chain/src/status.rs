@@ -267,6 +267,11 @@ impl<S: StatusStore> StatusMap<S> {
         &self.store
     }
 
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// Applies `updates` as map version `version` and writes the new nodes to the store.
     /// Returns the new root. Several updates of one grant: the last one wins.
     ///

@@ -24,6 +24,8 @@ enum Command {
     /// Run or set up a consortium witness node (C2SP tlog-witness).
     #[command(subcommand)]
     Witness(server::witness::WitnessCommand),
+    /// Check a downloaded proof bundle offline against trusted keys.
+    Verify(server::verify::VerifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,6 +58,7 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Command::Witness(command) => server::witness::run(command).await,
+            Command::Verify(args) => server::verify::run(&args).map(|verdict| print!("{verdict}")),
         }
     });
     match result {

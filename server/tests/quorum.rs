@@ -6,66 +6,15 @@ mod common;
 
 use std::sync::Arc;
 
-use chain::cosign::{Ed25519Cosigner, WitnessPolicy};
+use chain::cosign::WitnessPolicy;
 use chain::leaf::{Event, GrantId, Pseudonym};
 use chain::note::{NoteSigner, SignedCheckpoint};
+use common::{Consortium, WITNESS_NAMES};
 use server::ledger::sequencer::Sequencer;
 use server::ledger::witness_client::cosign_latest;
-use server::ledger::{LedgerSettings, WitnessEndpoint, enqueue};
-use server::witness::{WitnessState, init_schema, router};
+use server::ledger::{LedgerSettings, enqueue};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
-const NAMES: [&str; 4] = ["witness.a.example", "witness.b.example", "witness.c.example", "witness.d.example"];
-
-/// A witness server with its own database; stopped on drop.
-struct Witness {
-    addr: std::net::SocketAddr,
-    db: PgPool,
-    cosigner: Ed25519Cosigner,
-    log: chain::note::VerifierKey,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Witness {
-    async fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let state = WitnessState::new(self.db.clone(), self.cosigner.clone(), vec![self.log.clone()]).unwrap();
-        self.task = Some(tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() }));
-    }
-    fn stop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-    async fn restart(&mut self) {
-        let mut tries = 0;
-        let listener = loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot rebind {}: {e}", self.addr),
-            }
-        };
-        self.serve(listener).await;
-    }
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-async fn witness_db(opts: &PgConnectOptions, admin: &PgPool, name: &str) -> PgPool {
-    sqlx::query(&format!("create database \"{name}\"")).execute(admin).await.unwrap();
-    let db = PgPoolOptions::new().max_connections(4).connect_with(opts.clone().database(name)).await.unwrap();
-    init_schema(&db).await.unwrap();
-    db
-}
 
 async fn checkpoint_state(db: &PgPool) -> (i64, Vec<String>, bool, String) {
     let (size, cosigners, quorum, note): (i64, Vec<String>, bool, String) = sqlx::query_as(
@@ -91,35 +40,13 @@ async fn checkpoints_count_with_three_of_four_and_witnesses_catch_up(
     _pool_opts: PgPoolOptions,
     opts: PgConnectOptions,
 ) {
-    let admin = PgPoolOptions::new().max_connections(2).connect_with(opts.clone()).await.unwrap();
-    // Database names are at most 63 bytes: a short random tag, not the test database's name.
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let db = PgPoolOptions::new().max_connections(8).connect_with(opts.clone()).await.unwrap();
     let signer = NoteSigner::from_seed("ledger.quorum.example", &[5; 32]).unwrap();
-
-    let mut witnesses = Vec::new();
-    for (i, name) in NAMES.iter().enumerate() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut w = Witness {
-            addr: listener.local_addr().unwrap(),
-            db: witness_db(&opts, &admin, &format!("onecity_witness_{tag}_{i}")).await,
-            cosigner: Ed25519Cosigner::from_seed(name, &[20 + i as u8; 32]).unwrap(),
-            log: signer.verifier_key(),
-            task: None,
-        };
-        w.serve(listener).await;
-        witnesses.push(w);
-    }
-    let endpoints: Vec<WitnessEndpoint> = witnesses
-        .iter()
-        .map(|w| {
-            use chain::cosign::CosignatureSigner;
-            WitnessEndpoint { url: format!("http://{}", w.addr), key: w.cosigner.verifier_key() }
-        })
-        .collect();
-    let settings = Arc::new(LedgerSettings::new(signer, endpoints, 3).unwrap());
+    let mut consortium = Consortium::start(&opts, signer.verifier_key()).await;
+    let settings = Arc::new(LedgerSettings::new(signer, consortium.endpoints(), 3).unwrap());
     let policy: WitnessPolicy = settings.policy.clone().unwrap();
     let mut seq = Sequencer::acquire(&db, settings.clone()).await.unwrap().unwrap();
+    let witnesses = &mut consortium.witnesses;
 
     // All four up: cosigned by all, counts.
     batch(&db, &mut seq, 1).await;
@@ -156,16 +83,10 @@ async fn checkpoints_count_with_three_of_four_and_witnesses_catch_up(
     cosign_latest(&db, &settings).await;
     let (size, cosigners, quorum, _) = checkpoint_state(&db).await;
     assert_eq!(size, pending_size);
-    assert!(cosigners.contains(&NAMES[3].to_owned()));
+    assert!(cosigners.contains(&WITNESS_NAMES[3].to_owned()));
     assert!(quorum, "quorum again once a third witness is back");
     let stored: i64 =
         sqlx::query_scalar("select tree_size from witness_checkpoint").fetch_one(&witnesses[3].db).await.unwrap();
     assert_eq!(stored, size, "the returning witness stored the new size durably");
-
-    drop(witnesses);
-    for i in 0..4 {
-        let _ = sqlx::query(&format!("drop database if exists \"onecity_witness_{tag}_{i}\" with (force)"))
-            .execute(&admin)
-            .await;
-    }
+    consortium.shutdown().await;
 }

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/ledger/keys", get(keys))
         .route("/ledger/anchors", get(anchors))
         .route("/ledger/status", get(status))
+        .route("/ledger/bundle/{index}", get(bundle))
 }
 
 fn text(body: String, cache: &'static str) -> Response {
@@ -110,6 +111,30 @@ async fn keys(State(state): State<AppState>) -> Response {
     }
     out.push_str(&format!("quorum {}\n", ledger.quorum()));
     text(out, "public, max-age=300")
+}
+
+/// The proof bundle of one entry (docs/ledger-format.md), for download and offline checks
+/// with `onecity verify`. Entries are public in the tiles already; the bundle adds proofs.
+async fn bundle(State(state): State<AppState>, Path(index): Path<u64>) -> Result<Response> {
+    use super::bundle::{BundleError, bundle_for};
+    let mut conn = state.db.acquire().await?;
+    match bundle_for(&mut conn, &state.ledger, index).await {
+        Ok(b) => {
+            let json = b.to_json().map_err(anyhow::Error::from)?;
+            let disposition = format!("attachment; filename=\"onecity-proof-{index}.json\"");
+            Ok((
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                    (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(anyhow::Error::from)?),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                ],
+                json,
+            )
+                .into_response())
+        }
+        Err(BundleError::NotYetCosigned(_) | BundleError::NoPolicy) => Err(Error::NotFound),
+        Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
+    }
 }
 
 #[derive(Serialize)]

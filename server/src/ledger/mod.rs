@@ -5,6 +5,7 @@
 //! See docs/ledger-service.md for the storage layout, the lease and the failure model.
 
 pub mod anchor;
+pub mod bundle;
 pub mod evm;
 pub mod http;
 pub mod sequencer;

@@ -129,17 +129,22 @@ pub async fn load_status_map(conn: &mut PgConnection) -> anyhow::Result<StatusMa
 /// # Errors
 /// Database errors.
 pub async fn write_status_batch(conn: &mut PgConnection, batch: &NodeBatch) -> anyhow::Result<()> {
-    let (mut keys, mut nodes) = (Vec::new(), Vec::new());
+    let (mut keys, mut nodes, mut versions, mut paths) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, n) in batch.nodes() {
         keys.push(borsh::to_vec(k)?);
         nodes.push(borsh::to_vec(n)?);
+        versions.push(i64::try_from(k.version())?);
+        paths.push(path_hex(k));
     }
     sqlx::query!(
         // language=PostgreSQL
-        "insert into status_node (node_key, node) select * from unnest($1::bytea[], $2::bytea[])
+        "insert into status_node (node_key, node, version, path)
+         select * from unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::text[])
          on conflict (node_key) do nothing",
         &keys,
-        &nodes
+        &nodes,
+        &versions,
+        &paths
     )
     .execute(&mut *conn)
     .await?;
@@ -160,4 +165,91 @@ pub async fn write_status_batch(conn: &mut PgConnection, batch: &NodeBatch) -> a
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The nibble path of a status-map node as lowercase hex digits ("" for a root).
+fn path_hex(key: &NodeKey) -> String {
+    key.nibble_path().nibbles().map(|n| char::from_digit(u32::from(u8::from(n)), 16).expect("a nibble")).collect()
+}
+
+/// A grant's status at map `version` with its proof, read from the persisted map.
+///
+/// jmt walks the tree through a synchronous reader and, for the proof's siblings, reads every
+/// child of each node on the path (panicking if one is missing). So the nodes are fetched
+/// first, level by level: the root, then at each level all children of the node on the key's
+/// path (one query per level; a million grants make about six levels), then the leaf's value.
+/// The proof is then computed in memory.
+///
+/// # Errors
+/// Database errors, undecodable nodes, a version that does not exist.
+pub async fn status_proof(
+    conn: &mut PgConnection,
+    version: u64,
+    grant_id: &chain::GrantId,
+) -> anyhow::Result<(Option<chain::GrantStatus>, chain::MapProof)> {
+    let key_hash = chain::status::status_key(grant_id);
+    let nibble = |i: usize| -> char {
+        let b = key_hash.0[i / 2];
+        let n = if i.is_multiple_of(2) { b >> 4 } else { b & 0x0f };
+        char::from_digit(u32::from(n), 16).expect("a nibble")
+    };
+    let version_i = i64::try_from(version)?;
+    let mut nodes = BTreeMap::new();
+    let root = sqlx::query!("select node_key, node from status_node where path = '' and version = $1", version_i)
+        .fetch_optional(&mut *conn)
+        .await?
+        .with_context(|| format!("status map version {version} does not exist"))?;
+    let mut current: (NodeKey, Node) = (borsh::from_slice(&root.node_key)?, borsh::from_slice(&root.node)?);
+    nodes.insert(current.0.clone(), current.1.clone());
+    let mut depth = 0;
+    while let Node::Internal(internal) = &current.1 {
+        let prefix = path_hex(&current.0);
+        let (paths, versions): (Vec<String>, Vec<i64>) = internal
+            .children_sorted()
+            .map(|(n, child)| {
+                let digit = char::from_digit(u32::from(u8::from(n)), 16).expect("a nibble");
+                (format!("{prefix}{digit}"), i64::try_from(child.version).unwrap_or(i64::MAX))
+            })
+            .unzip();
+        let rows = sqlx::query!(
+            // language=PostgreSQL
+            r#"
+            select n.node_key, n.node, n.path from status_node n
+            join unnest($1::text[], $2::bigint[]) as c(path, version) using (path, version)
+            "#,
+            &paths,
+            &versions
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let on_path = format!("{prefix}{}", nibble(depth));
+        let mut next = None;
+        for r in rows {
+            let key: NodeKey = borsh::from_slice(&r.node_key).context("undecodable status node key")?;
+            let node: Node = borsh::from_slice(&r.node).context("undecodable status node")?;
+            if r.path == on_path {
+                next = Some((key.clone(), node.clone()));
+            }
+            nodes.insert(key, node);
+        }
+        match next {
+            Some(n) => current = n,
+            None => break, // the key's branch is empty here: a proof of absence
+        }
+        depth += 1;
+    }
+    let mut values = BTreeMap::new();
+    if let Some(v) = sqlx::query!(
+        "select version, value from status_value where key_hash = $1 and version <= $2 order by version desc limit 1",
+        &key_hash.0[..],
+        version_i
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    {
+        values.insert((u64::try_from(v.version)?, KeyHash(key_hash.0)), v.value);
+    }
+    let store = MemoryStatusStore::new();
+    store.write_node_batch(&NodeBatch::new(nodes, values))?;
+    Ok(StatusMap::new(store).get_with_proof(version, grant_id)?)
 }

@@ -99,21 +99,26 @@ impl Drop for Portal {
 impl Portal {
     /// Serves the real router on `localhost:<free port>` against `db`.
     pub async fn start(db: PgPool) -> Self {
+        Self::start_with(db, TempDir::new("keys"), &[]).await
+    }
+
+    /// Like [`Portal::start`], with the log key in `keys/log.key` and extra `serve` flags.
+    pub async fn start_with(db: PgPool, keys: TempDir, extra: &[String]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         // "localhost" for the portal, 127.0.0.1 for the provider: different sites, as in production.
         let url = format!("http://localhost:{port}");
         let idp = Idp::start(&url);
-        let keys = TempDir::new("keys");
-        let args = ServeArgs::try_parse_from([
-            "serve",
-            "--profile=dev",
-            &format!("--listen=127.0.0.1:{port}"),
-            &format!("--public-url={url}"),
-            &format!("--oidc-issuer={}", idp.issuer),
-            &format!("--ledger-key-file={}", keys.0.join("log.key").display()),
-        ])
-        .unwrap();
+        let mut argv = vec![
+            "serve".to_owned(),
+            "--profile=dev".to_owned(),
+            format!("--listen=127.0.0.1:{port}"),
+            format!("--public-url={url}"),
+            format!("--oidc-issuer={}", idp.issuer),
+            format!("--ledger-key-file={}", keys.0.join("log.key").display()),
+        ];
+        argv.extend(extra.iter().cloned());
+        let args = ServeArgs::try_parse_from(argv).unwrap();
         let config = args.resolve().unwrap();
         let oidc = server::auth::Oidc::discover(&config).await.expect("discovery against the test provider");
         let store = tower_sessions_sqlx_store::PostgresStore::new(db.clone());
@@ -261,5 +266,110 @@ impl Anvil {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("anvil did not start on port {port}");
+    }
+}
+
+/// Key names of the test consortium.
+pub const WITNESS_NAMES: [&str; 4] =
+    ["witness.a.example", "witness.b.example", "witness.c.example", "witness.d.example"];
+
+/// A witness server with its own database; stopped on drop.
+pub struct Witness {
+    pub addr: std::net::SocketAddr,
+    pub db: PgPool,
+    pub cosigner: chain::cosign::Ed25519Cosigner,
+    log: chain::note::VerifierKey,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Witness {
+    async fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let state =
+            server::witness::WitnessState::new(self.db.clone(), self.cosigner.clone(), vec![self.log.clone()]).unwrap();
+        let router = server::witness::router(state);
+        self.task = Some(tokio::spawn(async move { axum::serve(listener, router).await.unwrap() }));
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    /// Serves again on the same address and database.
+    pub async fn restart(&mut self) {
+        for _ in 0..50 {
+            if let Ok(listener) = tokio::net::TcpListener::bind(self.addr).await {
+                return self.serve(listener).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cannot rebind {}", self.addr);
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Four witness servers, each with its own database on the test server; the databases are
+/// dropped with the consortium.
+pub struct Consortium {
+    pub witnesses: Vec<Witness>,
+    admin: PgPool,
+    names: Vec<String>,
+}
+
+impl Consortium {
+    pub async fn start(opts: &sqlx::postgres::PgConnectOptions, log: chain::note::VerifierKey) -> Self {
+        use chain::cosign::Ed25519Cosigner;
+        use sqlx::postgres::PgPoolOptions;
+        let admin = PgPoolOptions::new().max_connections(2).connect_with(opts.clone()).await.unwrap();
+        // Database names are at most 63 bytes: a short random tag, not the test database's name.
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let mut witnesses = Vec::new();
+        let mut names = Vec::new();
+        for (i, name) in WITNESS_NAMES.iter().enumerate() {
+            let db_name = format!("onecity_witness_{tag}_{i}");
+            sqlx::query(&format!("create database \"{db_name}\"")).execute(&admin).await.unwrap();
+            let db =
+                PgPoolOptions::new().max_connections(4).connect_with(opts.clone().database(&db_name)).await.unwrap();
+            server::witness::init_schema(&db).await.unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut w = Witness {
+                addr: listener.local_addr().unwrap(),
+                db,
+                cosigner: Ed25519Cosigner::from_seed(name, &[20 + i as u8; 32]).unwrap(),
+                log: log.clone(),
+                task: None,
+            };
+            w.serve(listener).await;
+            witnesses.push(w);
+            names.push(db_name);
+        }
+        Self { witnesses, admin, names }
+    }
+
+    pub fn endpoints(&self) -> Vec<server::ledger::WitnessEndpoint> {
+        use chain::cosign::CosignatureSigner;
+        self.witnesses
+            .iter()
+            .map(|w| server::ledger::WitnessEndpoint {
+                url: format!("http://{}", w.addr),
+                key: w.cosigner.verifier_key(),
+            })
+            .collect()
+    }
+
+    pub async fn shutdown(mut self) {
+        for w in &mut self.witnesses {
+            w.stop();
+            w.db.close().await;
+        }
+        for name in &self.names {
+            let _ = sqlx::query(&format!("drop database if exists \"{name}\" with (force)")).execute(&self.admin).await;
+        }
     }
 }

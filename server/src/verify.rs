@@ -1,0 +1,63 @@
+//! `onecity verify`: checks a downloaded proof bundle offline against verifier keys the user
+//! trusts (e.g. saved from `/ledger/keys` or published by the consortium), and prints a plain
+//! verdict. Needs nothing but the two files.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chain::{GrantStatus, ProofBundle, Verdict};
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The proof bundle (JSON), as downloaded from the portal.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The keys to trust: the log's verifier key, each witness's, then `quorum K` (the format
+    /// of `/ledger/keys`).
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// Judge the grant's validity at this Unix time instead of now.
+    #[arg(long)]
+    pub at: Option<u64>,
+}
+
+/// Verifies and returns the printed verdict.
+///
+/// # Errors
+/// Unreadable files, or the exact reason the bundle does not verify.
+pub fn run(args: &VerifyArgs) -> anyhow::Result<String> {
+    let keys = std::fs::read_to_string(&args.keys).with_context(|| format!("cannot read {}", args.keys.display()))?;
+    let policy = crate::ledger::bundle::parse_keys(&keys).with_context(|| format!("{}", args.keys.display()))?;
+    let text =
+        std::fs::read_to_string(&args.bundle).with_context(|| format!("cannot read {}", args.bundle.display()))?;
+    let bundle =
+        ProofBundle::from_json(&text).with_context(|| format!("{} is not a proof bundle", args.bundle.display()))?;
+    let now = args.at.unwrap_or_else(crate::ledger::unix_now);
+    let verdict = chain::verify_bundle(&bundle, &policy, now).context("NOT VERIFIED")?;
+    Ok(describe(&verdict, now))
+}
+
+fn describe(v: &Verdict, now: u64) -> String {
+    let names: Vec<&str> = v.cosigners.iter().map(|c| c.name.as_str()).collect();
+    let mut out = format!(
+        "VERIFIED: entry #{} ({}) is in the log {} of size {} with root {},\n  cosigned by {} witnesses: {}\n",
+        v.index,
+        v.event.type_name(),
+        v.checkpoint.origin,
+        v.checkpoint.size,
+        v.checkpoint.root.to_base64(),
+        names.len(),
+        names.join(", ")
+    );
+    if let Some(s) = &v.status {
+        let state = match s.status {
+            Some(GrantStatus::Active { until }) if s.active_now => format!("ACTIVE (until unix time {until})"),
+            Some(GrantStatus::Active { until }) => format!("EXPIRED (was valid until unix time {until})"),
+            Some(GrantStatus::Revoked { at }) => format!("REVOKED (at unix time {at})"),
+            None => "NOT IN THE STATUS MAP".to_owned(),
+        };
+        out.push_str(&format!("  grant status at unix time {now} (map version {}): {state}\n", s.map_version));
+    }
+    out
+}
