@@ -286,3 +286,21 @@ async fn a_replaced_log_key_is_an_alarm(db: PgPool) {
     let alarms: Vec<String> = sqlx::query_scalar("select kind from ledger_alarm").fetch_all(&db).await.unwrap();
     assert_eq!(alarms, ["key_mismatch"]);
 }
+
+/// Operators scrape the ledger's state, including open integrity alarms, as metrics.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn metrics_report_sizes_and_open_alarms(db: PgPool) {
+    let portal = common::Portal::start(db.clone()).await;
+    enqueue_committed(&db, &[grant(1), grant(2)]).await;
+    let text = |url: String| async move { common::browser().get(url).send().await.unwrap().text().await.unwrap() };
+    let before = text(format!("{}/metrics", portal.url)).await;
+    assert!(before.contains("onecity_ledger_pending_entries 2\n"), "{before}");
+    assert!(before.contains("onecity_ledger_integrity_alarms 0\n"));
+    let mut seq = Sequencer::acquire(&db, portal.state.ledger.clone()).await.unwrap().unwrap();
+    seq.integrate_batch().await.unwrap();
+    sqlx::query("insert into ledger_alarm (kind, detail) values ('hash_mismatch', 'test')").execute(&db).await.unwrap();
+    let after = text(format!("{}/metrics", portal.url)).await;
+    assert!(after.contains("onecity_ledger_tree_size 3\n"), "{after}");
+    assert!(after.contains("onecity_ledger_pending_entries 0\n"));
+    assert!(after.contains("onecity_ledger_integrity_alarms 1\n"));
+}

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/ledger/anchors", get(anchors))
         .route("/ledger/status", get(status))
         .route("/ledger/bundle/{index}", get(bundle))
+        .route("/metrics", get(metrics))
 }
 
 fn text(body: String, cache: &'static str) -> Response {
@@ -230,4 +231,49 @@ async fn status(State(state): State<AppState>) -> Result<Response> {
         open_alarms,
     })
     .into_response())
+}
+
+/// Prometheus text exposition (format 0.0.4) of the ledger's state, read from the database
+/// so every portal process reports the same numbers. Written by hand: a handful of gauges
+/// do not justify a metrics framework.
+async fn metrics(State(state): State<AppState>) -> Result<Response> {
+    let m = sqlx::query!(
+        r#"
+        select coalesce((select tree_size from ledger_tree), 0) as "tree_size!",
+               (select count(*) from ledger_entry where leaf_index is null) as "pending!",
+               coalesce((select max(tree_size) from ledger_checkpoint), 0) as "signed!",
+               coalesce((select max(tree_size) from ledger_checkpoint where quorum_at is not null), 0) as "cosigned!",
+               (select count(*) from ledger_alarm where resolved_at is null) as "alarms!",
+               (select count(*) from ledger_anchor) as "anchors!",
+               coalesce((select max(tree_size) from ledger_anchor), 0) as "anchored!"
+        "#
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: i64| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
+    };
+    gauge("onecity_ledger_tree_size", "Entries integrated into the log.", m.tree_size);
+    gauge("onecity_ledger_pending_entries", "Entries queued but not yet integrated.", m.pending);
+    gauge("onecity_ledger_signed_size", "Size of the newest checkpoint the log signed.", m.signed);
+    gauge("onecity_ledger_cosigned_size", "Size of the newest checkpoint a quorum of witnesses cosigned.", m.cosigned);
+    gauge(
+        "onecity_ledger_integrity_alarms",
+        "Open integrity alarms (storage or a witness disagreeing with the signed log).",
+        m.alarms,
+    );
+    gauge("onecity_ledger_anchors", "Checkpoints anchored on the EVM chain.", m.anchors);
+    gauge("onecity_ledger_anchored_size", "Size of the newest anchored checkpoint.", m.anchored);
+    let witnesses =
+        sqlx::query!("select name, tree_size from ledger_witness order by name").fetch_all(&state.db).await?;
+    out.push_str("# HELP onecity_ledger_witness_size Size of the newest checkpoint each witness cosigned.\n");
+    out.push_str("# TYPE onecity_ledger_witness_size gauge\n");
+    for w in witnesses {
+        // Label values escape backslash and double quote (key names have no newlines).
+        let name = w.name.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str(&format!("onecity_ledger_witness_size{{witness=\"{name}\"}} {}\n", w.tree_size));
+    }
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], out)
+        .into_response())
 }
