@@ -15,18 +15,6 @@ use server::verify::{VerifyArgs, run};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-fn issued(n: u8) -> Event {
-    Event::GrantIssued {
-        grant_id: GrantId([n; 16]),
-        resident: Pseudonym([n; 32]),
-        service_version_hash: chain::Hash([1; 32]),
-        scopes: vec!["transit.trips".into()],
-        purpose: "fare capping".into(),
-        valid_from: 1_700_000_000,
-        valid_until: 4_000_000_000,
-    }
-}
-
 async fn commit(db: &PgPool, events: &[Event]) {
     let mut tx = db.begin().await.unwrap();
     for e in events {
@@ -56,7 +44,7 @@ async fn bundles_prove_entries_and_grant_status_offline(_p: PgPoolOptions, opts:
         scopes: vec!["transit.trips".into()],
         retention_days: 90,
     };
-    commit(&db, &[service, issued(1), issued(2)]).await;
+    commit(&db, &[service, common::grant_issued(1), common::grant_issued(2)]).await;
     assert_eq!(
         http.get(format!("{}/ledger/bundle/1", portal.url)).send().await.unwrap().status(),
         404,

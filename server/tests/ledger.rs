@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use chain::leaf::{Event, GrantId, Pseudonym};
+use chain::leaf::Event;
 use chain::note::NoteSigner;
 use chain::tiles::{TileSet, decode_entry_bundle, entry_bundles_for_growth, root_from_tiles, tiles_for_growth};
 use chain::tree;
@@ -19,15 +19,7 @@ fn settings() -> Arc<LedgerSettings> {
 }
 
 fn grant(n: u8) -> Event {
-    Event::GrantIssued {
-        grant_id: GrantId([n; 16]),
-        resident: Pseudonym([n; 32]),
-        service_version_hash: chain::Hash([9; 32]),
-        scopes: vec!["transit.trips".into()],
-        purpose: "fare capping".into(),
-        valid_from: 1_700_000_000,
-        valid_until: 1_900_000_000,
-    }
+    common::grant_issued(n)
 }
 
 async fn enqueue_committed(db: &PgPool, events: &[Event]) {
@@ -113,15 +105,7 @@ async fn the_lease_moves_to_another_process_when_the_sequencer_dies(db: PgPool) 
     enqueue_committed(&db, &[grant(3), grant(4), grant(5)]).await;
     drop(first); // the "process" dies between enqueue and integration
     // The lock is released when the server notices the closed connection.
-    let mut second = None;
-    for _ in 0..50 {
-        if let Some(s) = Sequencer::acquire(&db, settings()).await.unwrap() {
-            second = Some(s);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let mut second = second.expect("the lease is taken over");
+    let mut second = common::acquire_sequencer(&db, settings()).await;
     assert!(!second.is_halted());
     assert_eq!(second.integrate_batch().await.unwrap().unwrap().entries, 3);
     let (size, root) = tree_state(&db).await;
@@ -143,12 +127,7 @@ async fn a_batch_aborted_mid_transaction_is_integrated_later_exactly_once(db: Pg
     let aborted = tokio::time::timeout(std::time::Duration::from_nanos(1), seq.integrate_batch()).await;
     assert!(aborted.is_err() || aborted.unwrap().is_ok());
     drop(seq);
-    let mut seq = loop {
-        if let Some(s) = Sequencer::acquire(&db, settings()).await.unwrap() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let mut seq = common::acquire_sequencer(&db, settings()).await;
     seq.integrate_batch().await.unwrap();
     let (size, root) = tree_state(&db).await;
     assert_eq!(root_from_entries(&db).await, (size, root));
@@ -177,12 +156,7 @@ async fn tampering_with_stored_leaves_or_hashes_raises_an_alarm_and_stops_signin
     let checkpoints_before: i64 =
         sqlx::query_scalar("select count(*) from ledger_checkpoint").fetch_one(&db).await.unwrap();
     enqueue_committed(&db, &[grant(4)]).await;
-    let mut seq = loop {
-        if let Some(s) = Sequencer::acquire(&db, settings()).await.unwrap() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let mut seq = common::acquire_sequencer(&db, settings()).await;
     assert!(seq.is_halted());
     assert!(seq.integrate_batch().await.is_err(), "no batch while halted");
     let alarms: Vec<String> = sqlx::query_scalar("select kind from ledger_alarm").fetch_all(&db).await.unwrap();
@@ -204,12 +178,7 @@ async fn tampering_with_stored_leaves_or_hashes_raises_an_alarm_and_stops_signin
         .execute(&db)
         .await
         .unwrap();
-    let seq = loop {
-        if let Some(s) = Sequencer::acquire(&db, settings()).await.unwrap() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let seq = common::acquire_sequencer(&db, settings()).await;
     assert!(seq.is_halted());
     let open: Vec<String> =
         sqlx::query_scalar("select kind from ledger_alarm where resolved_at is null").fetch_all(&db).await.unwrap();
@@ -276,12 +245,7 @@ async fn a_replaced_log_key_is_an_alarm(db: PgPool) {
     let other = Arc::new(
         LedgerSettings::new(NoteSigner::from_seed("ledger.test.example", &[8; 32]).unwrap(), vec![], 0).unwrap(),
     );
-    let seq = loop {
-        if let Some(s) = Sequencer::acquire(&db, other.clone()).await.unwrap() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let seq = common::acquire_sequencer(&db, other.clone()).await;
     assert!(seq.is_halted());
     let alarms: Vec<String> = sqlx::query_scalar("select kind from ledger_alarm").fetch_all(&db).await.unwrap();
     assert_eq!(alarms, ["key_mismatch"]);

@@ -373,3 +373,31 @@ impl Consortium {
         }
     }
 }
+
+/// A `grant.issued` event with every field derived from `n` (distinct per `n`).
+pub fn grant_issued(n: u8) -> chain::Event {
+    chain::Event::GrantIssued {
+        grant_id: chain::GrantId([n; 16]),
+        resident: chain::Pseudonym([n; 32]),
+        service_version_hash: chain::Hash([9; 32]),
+        scopes: vec!["transit.trips".into()],
+        purpose: "fare capping".into(),
+        valid_from: 1_700_000_000,
+        valid_until: 4_000_000_000,
+    }
+}
+
+/// Takes the sequencer lease once the previous holder's connection is gone (PostgreSQL
+/// releases its advisory lock when it notices the closed connection).
+pub async fn acquire_sequencer(
+    db: &PgPool,
+    settings: std::sync::Arc<server::ledger::LedgerSettings>,
+) -> server::ledger::sequencer::Sequencer {
+    for _ in 0..50 {
+        if let Some(s) = server::ledger::sequencer::Sequencer::acquire(db, settings.clone()).await.unwrap() {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the sequencer lease was never released");
+}
