@@ -26,6 +26,14 @@ use sqlx::{Connection, PgConnection, PgPool};
 use super::store::{load_status_map, with_stored_hashes, write_hashes, write_status_batch};
 use super::{LedgerSettings, raise_alarm, unix_now, witness_client};
 
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Advisory-lock key of the sequencer lease ("onecity1" in ASCII).
 const LEASE_KEY: i64 = 0x6f6e_6563_6974_7931;
 
@@ -88,17 +96,28 @@ impl Sequencer {
     }
 
     async fn run_while_leased(&mut self, db: &PgPool) -> anyhow::Result<()> {
+        // The witness round runs beside integration, not inside it: a slow or hanging witness
+        // (up to its timeout) must not hold up sequencing. It stops with the lease.
+        let _witnesses = AbortOnDrop(tokio::spawn({
+            let (db, settings) = (db.clone(), self.settings.clone());
+            async move {
+                loop {
+                    witness_client::cosign_latest(&db, &settings).await;
+                    tokio::time::sleep(settings.sequencer_interval).await;
+                }
+            }
+        }));
         let mut tick = tokio::time::interval(self.settings.sequencer_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if self.halted {
-                // Keep the lease so no other process signs over the problem either.
+                // Keep the lease so no other process signs over the problem either; the
+                // signed checkpoints still get cosigned.
                 self.conn.ping().await?;
                 continue;
             }
             self.integrate_batch().await?;
-            witness_client::cosign_latest(db, &self.settings).await;
         }
     }
 
