@@ -98,12 +98,14 @@ impl Sequencer {
     async fn run_while_leased(&mut self, db: &PgPool) -> anyhow::Result<()> {
         // The witness round runs beside integration, not inside it: a slow or hanging witness
         // (up to its timeout) must not hold up sequencing. It stops with the lease.
+        // Woken by each new checkpoint; also retries missing witnesses every tick.
+        let new_checkpoint = Arc::new(tokio::sync::Notify::new());
         let _witnesses = AbortOnDrop(tokio::spawn({
-            let (db, settings) = (db.clone(), self.settings.clone());
+            let (db, settings, wake) = (db.clone(), self.settings.clone(), new_checkpoint.clone());
             async move {
                 loop {
                     witness_client::cosign_latest(&db, &settings).await;
-                    tokio::time::sleep(settings.sequencer_interval).await;
+                    let _ = tokio::time::timeout(settings.sequencer_interval, wake.notified()).await;
                 }
             }
         }));
@@ -117,7 +119,9 @@ impl Sequencer {
                 self.conn.ping().await?;
                 continue;
             }
-            self.integrate_batch().await?;
+            if self.integrate_batch().await?.is_some() {
+                new_checkpoint.notify_one();
+            }
         }
     }
 
