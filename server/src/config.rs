@@ -299,6 +299,13 @@ impl ServeArgs {
                 });
             }
         };
+        if !dev && self.witnesses.is_empty() {
+            return Err(ConfigError::Missing {
+                flag: "witness",
+                env: "ONECITY_WITNESSES",
+                why: "checkpoints count only once the consortium's witnesses cosign them",
+            });
+        }
         let anchor_key = match (self.anchor_key, &self.anchor_rpc_url, dev) {
             (Some(k), _, _) => Some(k),
             (None, Some(_), true) => Some(dev::ANCHOR_KEY.to_owned().into()),
@@ -389,6 +396,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--cookie-secure"), "{err}");
+    }
+
+    #[test]
+    fn prod_profile_requires_witnesses_and_a_log_key() {
+        let base = [
+            "--profile=prod",
+            "--database-url=postgres://x/y",
+            "--public-url=https://city.example",
+            "--oidc-issuer=https://id.example",
+            "--oidc-client-id=portal",
+            "--oidc-client-secret=s3cret",
+            "--cookie-secure=true",
+        ];
+        let err = parse(&base).resolve().unwrap_err().to_string();
+        assert!(err.contains("--ledger-key-file"), "{err}");
+        let with_key: Vec<&str> = base.iter().copied().chain(["--ledger-key-file=/var/lib/onecity/log.key"]).collect();
+        let err = parse(&with_key).resolve().unwrap_err().to_string();
+        assert!(err.contains("--witness") && err.contains("ONECITY_WITNESSES"), "{err}");
     }
 
     #[test]
