@@ -8,6 +8,7 @@ pub mod error;
 pub mod keyfile;
 pub mod ledger;
 pub mod seed;
+pub mod services;
 pub mod verify;
 pub mod web;
 pub mod witness;

@@ -45,47 +45,95 @@ pub const DEMO_DISTRICTS: &[(&str, &str, &str)] = &[
 pub async fn seed_demo(args: &DbArgs) -> anyhow::Result<()> {
     let db = connect(args).await?;
     seed_districts(&db).await?;
-    let published = seed_ledger(&db).await?;
+    let published = seed_services(&db).await?;
     tracing::info!(districts = DEMO_DISTRICTS.len(), published, "demo city loaded");
     Ok(())
 }
 
-/// The demo city's first ledger entries: its agencies' services as published, so a fresh
-/// run shows a live, cosigned log. Only on an empty ledger (idempotent).
+/// The demo city's agencies and their first services, published (so a fresh run shows a
+/// live, cosigned log whose entries are real service versions). Only on an empty catalogue.
 ///
 /// # Errors
-/// On any database error.
-pub async fn seed_ledger(db: &PgPool) -> anyhow::Result<usize> {
-    use chain::Event;
-    let services = [
-        ("transit-authority", "fare-capping", "Cap your monthly fares using your trips", &["transit.trips"][..], 90),
-        ("housing-bureau", "property-tax", "Remind you of property tax due dates", &["property.titles"][..], 365),
-        (
-            "health-department",
-            "senior-clinic",
-            "Offer free check-ups to residents 65 or over",
-            &["identity.age_over_65"][..],
-            30,
-        ),
-    ];
-    let mut tx = db.begin().await?;
-    let existing: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from ledger_entry"#).fetch_one(&mut *tx).await?;
+/// On any database or validation error.
+pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
+    use crate::services::{AccessMode, NewVersion, create_service, publish_version};
+    let existing: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from service"#).fetch_one(db).await?;
     if existing > 0 {
         return Ok(0);
     }
-    for (agency, service, purpose, scopes, retention_days) in services {
-        let event = Event::ServicePublished {
-            agency: agency.into(),
-            service: service.into(),
-            version: 1,
-            purpose: purpose.into(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            retention_days,
-        };
-        crate::ledger::enqueue(&mut tx, &event).await?;
+    let agencies = [
+        ("transit-authority", "Transit Authority", "交通局"),
+        ("housing-bureau", "Housing and Property Bureau", "住房和房产局"),
+        ("health-department", "Health Department", "卫生局"),
+    ];
+    for (id, en, zh) in agencies {
+        sqlx::query!(
+            "insert into agency (agency_id, name_en, name_zh) values ($1, $2, $3) on conflict (agency_id) do nothing",
+            id,
+            en,
+            zh
+        )
+        .execute(db)
+        .await?;
     }
-    tx.commit().await?;
-    Ok(services.len())
+    let services = [
+        (
+            "transit-authority",
+            "fare-capping",
+            "Fare capping",
+            "票价封顶",
+            "transport",
+            "Cap your monthly fares using your trips",
+            vec!["transit.trips"],
+            vec!["residence.district"],
+            90,
+            AccessMode::Recurring { max_reads_per_day: 4 },
+        ),
+        (
+            "housing-bureau",
+            "property-tax",
+            "Property tax reminders",
+            "房产税提醒",
+            "housing",
+            "Remind you of property tax due dates for the properties you own",
+            vec!["property.titles"],
+            vec![],
+            365,
+            AccessMode::Recurring { max_reads_per_day: 1 },
+        ),
+        (
+            "health-department",
+            "senior-clinic",
+            "Senior health check",
+            "老年人健康体检",
+            "health",
+            "Offer free check-ups to residents 65 or over",
+            vec!["identity.age_over_65"],
+            vec!["residence.district"],
+            30,
+            AccessMode::OneOff,
+        ),
+    ];
+    let count = services.len();
+    for (agency, slug, name_en, name_zh, category, purpose, required, optional, retention_days, access_mode) in services
+    {
+        let id = create_service(db, agency, slug).await?;
+        let version = NewVersion {
+            name_en: name_en.into(),
+            name_zh: name_zh.into(),
+            description_en: purpose.into(),
+            description_zh: name_zh.into(),
+            category: category.into(),
+            purpose: purpose.into(),
+            required_scopes: required.into_iter().map(str::to_owned).collect(),
+            optional_scopes: optional.into_iter().map(str::to_owned).collect(),
+            retention_days,
+            districts: vec![],
+            access_mode,
+        };
+        publish_version(db, id, &version).await?;
+    }
+    Ok(count)
 }
 
 /// Upserts the demo districts in one transaction.

@@ -1,0 +1,211 @@
+//! Agencies' services and their immutable versions. Publishing a version writes the row and
+//! its `service.published` ledger entry in one transaction; grants (next step of the
+//! grants-and-gate work) point at a version's leaf hash, so the purpose and data a resident
+//! agreed to can never be widened afterwards.
+
+use chain::Event;
+use chain::leaf::canonical_scopes;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// How often a grant for this service may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessMode {
+    /// A single read.
+    OneOff,
+    /// At most this many reads per day.
+    Recurring { max_reads_per_day: u32 },
+    /// No frequency limit while the grant is valid.
+    Ongoing,
+}
+
+impl AccessMode {
+    fn column(self) -> (&'static str, Option<i32>) {
+        match self {
+            Self::OneOff => ("one_off", None),
+            Self::Recurring { max_reads_per_day } => ("recurring", i32::try_from(max_reads_per_day).ok()),
+            Self::Ongoing => ("ongoing", None),
+        }
+    }
+}
+
+/// What an agency declares when it publishes a version.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    pub name_en: String,
+    pub name_zh: String,
+    pub description_en: String,
+    pub description_zh: String,
+    pub category: String,
+    pub purpose: String,
+    pub required_scopes: Vec<String>,
+    pub optional_scopes: Vec<String>,
+    pub retention_days: u32,
+    pub districts: Vec<String>,
+    pub access_mode: AccessMode,
+}
+
+/// A version as published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub version: i32,
+    pub ledger_entry_id: i64,
+    pub leaf_hash: chain::Hash,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A field is missing or malformed; `field` names it as the API and forms do.
+    #[error("{field}: {problem}")]
+    Invalid { field: &'static str, problem: String },
+    #[error("scope {0:?} is not in the catalogue")]
+    UnknownScope(String),
+    #[error("no such service")]
+    NotFound,
+    #[error("the service is withdrawn; it cannot be published again")]
+    Withdrawn,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid { field, problem: problem.into() }
+}
+
+impl NewVersion {
+    /// Checks everything that does not need the database, naming the first bad field.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`].
+    pub fn validate(&self) -> Result<(), ServiceError> {
+        for (field, value) in [("name_en", &self.name_en), ("name_zh", &self.name_zh), ("purpose", &self.purpose)] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "must not be empty"));
+            }
+        }
+        if self.purpose.len() > 2000 {
+            return Err(invalid("purpose", "must be at most 2000 bytes"));
+        }
+        if self.required_scopes.is_empty() {
+            return Err(invalid("required_scopes", "a service must ask for at least one scope"));
+        }
+        if let Some(s) = self.optional_scopes.iter().find(|s| self.required_scopes.contains(s)) {
+            return Err(invalid("optional_scopes", format!("{s:?} is already required")));
+        }
+        if !(1..=3650).contains(&self.retention_days) {
+            return Err(invalid("retention_days", "must be between 1 and 3650"));
+        }
+        if let AccessMode::Recurring { max_reads_per_day: 0 } = self.access_mode {
+            return Err(invalid("max_reads_per_day", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Creates a draft service for an agency.
+///
+/// # Errors
+/// [`ServiceError::Invalid`] for a malformed or already used slug, or an unknown agency.
+pub async fn create_service(db: &PgPool, agency_id: &str, slug: &str) -> Result<Uuid, ServiceError> {
+    let result = sqlx::query_scalar!(
+        // language=PostgreSQL
+        "insert into service (agency_id, slug) values ($1, $2) returning service_id",
+        agency_id,
+        slug
+    )
+    .fetch_one(db)
+    .await;
+    result.map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
+        Some("service_agency_slug_key") => invalid("slug", "already used by another service of this agency"),
+        Some("service_slug_check") => invalid("slug", "use 2-60 lowercase letters, digits and dashes"),
+        Some("service_agency_id_fkey") => invalid("agency_id", "no such agency"),
+        _ => e.into(),
+    })
+}
+
+/// Publishes the next version: the row and its `service.published` ledger entry commit
+/// together or not at all.
+///
+/// # Errors
+/// [`ServiceError`] naming what is wrong; nothing is written then.
+pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> Result<Published, ServiceError> {
+    v.validate()?;
+    let mut tx = db.begin().await?;
+    let service =
+        sqlx::query!("select agency_id, slug, status from service where service_id = $1 for update", service_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+    if service.status == "withdrawn" {
+        return Err(ServiceError::Withdrawn);
+    }
+    let all_scopes = canonical_scopes(v.required_scopes.iter().chain(&v.optional_scopes).cloned());
+    let known: Vec<String> = sqlx::query_scalar!("select scope_key from scope where scope_key = any($1)", &all_scopes)
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(unknown) = all_scopes.iter().find(|s| !known.contains(s)) {
+        return Err(ServiceError::UnknownScope(unknown.clone()));
+    }
+    let version: i32 = sqlx::query_scalar!(
+        r#"select coalesce(max(version), 0) + 1 as "v!" from service_version where service_id = $1"#,
+        service_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let event = Event::ServicePublished {
+        agency: service.agency_id.clone(),
+        service: service.slug.clone(),
+        version: u32::try_from(version).map_err(anyhow::Error::from)?,
+        purpose: v.purpose.clone(),
+        scopes: all_scopes,
+        retention_days: v.retention_days,
+    };
+    let leaf_hash = chain::tree::leaf_hash(&event.encode().map_err(anyhow::Error::from)?);
+    let ledger_entry_id = crate::ledger::enqueue(&mut tx, &event).await?;
+    let (mode, max_reads) = v.access_mode.column();
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"
+        insert into service_version (service_id, version, name_en, name_zh, description_en, description_zh, category,
+                                     purpose, required_scopes, optional_scopes, retention_days, districts,
+                                     access_mode, max_reads_per_day, ledger_entry_id, leaf_hash)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        "#,
+        service_id,
+        version,
+        v.name_en,
+        v.name_zh,
+        v.description_en,
+        v.description_zh,
+        v.category,
+        v.purpose,
+        &v.required_scopes,
+        &v.optional_scopes,
+        i32::try_from(v.retention_days).map_err(anyhow::Error::from)?,
+        &v.districts,
+        mode,
+        max_reads,
+        ledger_entry_id,
+        &leaf_hash.0[..]
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("update service set status = 'published' where service_id = $1", service_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Published { version, ledger_entry_id, leaf_hash })
+}
+
+/// Withdraws a service: no new grants. Published versions stay as they are.
+///
+/// # Errors
+/// [`ServiceError::NotFound`].
+pub async fn withdraw(db: &PgPool, service_id: Uuid) -> Result<(), ServiceError> {
+    let done =
+        sqlx::query!("update service set status = 'withdrawn' where service_id = $1", service_id).execute(db).await?;
+    if done.rows_affected() == 0 {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(())
+}
