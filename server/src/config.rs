@@ -382,33 +382,25 @@ mod tests {
         assert!(err.contains("--oidc-issuer") && err.contains("ONECITY_OIDC_ISSUER"), "{err}");
     }
 
+    /// Everything prod needs before the cookie policy and the ledger settings.
+    const PROD_BASE: [&str; 6] = [
+        "--profile=prod",
+        "--database-url=postgres://x/y",
+        "--public-url=https://city.example",
+        "--oidc-issuer=https://id.example",
+        "--oidc-client-id=portal",
+        "--oidc-client-secret=s3cret",
+    ];
+
     #[test]
     fn prod_profile_requires_an_explicit_cookie_policy() {
-        let err = parse(&[
-            "--profile=prod",
-            "--database-url=postgres://x/y",
-            "--public-url=https://city.example",
-            "--oidc-issuer=https://id.example",
-            "--oidc-client-id=portal",
-            "--oidc-client-secret=s3cret",
-        ])
-        .resolve()
-        .unwrap_err()
-        .to_string();
+        let err = parse(&PROD_BASE).resolve().unwrap_err().to_string();
         assert!(err.contains("--cookie-secure"), "{err}");
     }
 
     #[test]
     fn prod_profile_requires_witnesses_and_a_log_key() {
-        let base = [
-            "--profile=prod",
-            "--database-url=postgres://x/y",
-            "--public-url=https://city.example",
-            "--oidc-issuer=https://id.example",
-            "--oidc-client-id=portal",
-            "--oidc-client-secret=s3cret",
-            "--cookie-secure=true",
-        ];
+        let base: Vec<&str> = PROD_BASE.iter().copied().chain(["--cookie-secure=true"]).collect();
         let err = parse(&base).resolve().unwrap_err().to_string();
         assert!(err.contains("--ledger-key-file"), "{err}");
         let with_key: Vec<&str> = base.iter().copied().chain(["--ledger-key-file=/var/lib/onecity/log.key"]).collect();
