@@ -50,7 +50,7 @@ apt_install() {
 
 # Everything the build needs, installed only when missing.
 ensure_build_tools() {
-  apt_install postgresql-15 ca-certificates
+  apt_install postgresql-15 ca-certificates curl
   command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
   command -v node >/dev/null || apt_install nodejs npm
   if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then

@@ -13,7 +13,7 @@ pub struct Me {
     pub roles: Vec<String>,
     pub is_resident: bool,
     pub district: Option<District>,
-    /// RFC 3339 time of the previous sign-in shown on the home page.
+    /// When the account was first created (RFC 3339).
     pub member_since: String,
 }
 

@@ -6,9 +6,9 @@ use uuid::Uuid;
 /// Session key under which the signed-in user is stored.
 pub const SESSION_USER_KEY: &str = "user";
 
+/// The role that makes an account a resident (`agency_staff` and `admin` come with the
+/// agency console).
 pub const ROLE_RESIDENT: &str = "resident";
-pub const ROLE_AGENCY_STAFF: &str = "agency_staff";
-pub const ROLE_ADMIN: &str = "admin";
 
 /// The signed-in person. Lives only in the server-side session store; the browser holds an
 /// opaque session id.
@@ -22,11 +22,4 @@ pub struct SessionUser {
     /// Kept for the `id_token_hint` of RP-initiated logout; never sent to the browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
-}
-
-impl SessionUser {
-    #[must_use]
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
 }

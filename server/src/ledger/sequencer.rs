@@ -301,12 +301,6 @@ impl Sequencer {
         Ok(Some(BatchOutcome { entries: queued.len(), tree_size: new_size }))
     }
 
-    /// The status map (for proofs while sequencing).
-    #[must_use]
-    pub fn status(&self) -> &StatusMap<MemoryStatusStore> {
-        &self.status
-    }
-
     #[must_use]
     pub fn is_halted(&self) -> bool {
         self.halted
