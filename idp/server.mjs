@@ -24,12 +24,23 @@ const PORTAL = {
   redirectUris: list(env.IDP_REDIRECT_URIS, 'http://localhost:3000/auth/callback'),
   postLogoutRedirectUris: list(env.IDP_POST_LOGOUT_REDIRECT_URIS, 'http://localhost:3000/'),
 };
-const AGENCY = {
-  id: env.IDP_AGENCY_CLIENT_ID || 'agency-transit',
-  secret: env.IDP_AGENCY_CLIENT_SECRET || 'agency-transit-secret',
-  agency: 'transit',
-  scope: 'agency.read agency.publish',
-};
+// Agency systems (client credentials). Each token carries the `agency` it was issued for;
+// the portal maps that claim to its agency records.
+const AGENCY_SCOPE = 'agency.read agency.publish';
+const AGENCIES = [
+  {
+    id: env.IDP_AGENCY_CLIENT_ID || 'agency-transit',
+    secret: env.IDP_AGENCY_CLIENT_SECRET || 'agency-transit-secret',
+    agency: 'transit-authority',
+    name: 'transit agency system',
+  },
+  {
+    id: 'agency-health',
+    secret: env.IDP_AGENCY_HEALTH_CLIENT_SECRET || 'agency-health-secret',
+    agency: 'health-department',
+    name: 'health department system',
+  },
+];
 const API_AUDIENCE = env.IDP_API_AUDIENCE || 'http://localhost:3000/api/v1';
 const PORTAL_SCOPES = ['openid', 'profile', 'email', 'roles', 'offline_access'];
 
@@ -45,8 +56,8 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
 const ACCOUNTS = new Map(Object.entries({
   resident1: { name: 'Li Wei', locale: 'zh-CN', roles: ['resident'] },
   resident2: { name: 'Maria Santos', locale: 'en', roles: ['resident'] },
-  staff1: { name: 'Chen Jing', locale: 'en', roles: ['agency_staff'], agency: 'transit' },
-  admin1: { name: 'Ada Admin', locale: 'en', roles: ['agency_staff', 'admin'], agency: 'transit' },
+  staff1: { name: 'Chen Jing', locale: 'en', roles: ['agency_staff'], agency: 'transit-authority' },
+  admin1: { name: 'Ada Admin', locale: 'en', roles: ['agency_staff', 'admin'], agency: 'transit-authority' },
 }).map(([username, a]) => [username, { username, password: 'password', ...a }]));
 
 function accountClaims(account) {
@@ -232,16 +243,16 @@ function buildProvider({ Provider, errors }, issuer, { jwks, cookieKeys }) {
         post_logout_redirect_uris: PORTAL.postLogoutRedirectUris,
         scope: PORTAL_SCOPES.join(' '),
       },
-      {
-        client_id: AGENCY.id,
-        client_secret: AGENCY.secret,
-        client_name: 'transit agency system',
+      ...AGENCIES.map((a) => ({
+        client_id: a.id,
+        client_secret: a.secret,
+        client_name: a.name,
         token_endpoint_auth_method: 'client_secret_basic',
         response_types: [],
         grant_types: ['client_credentials'],
         redirect_uris: [],
-        scope: AGENCY.scope,
-      },
+        scope: AGENCY_SCOPE,
+      })),
     ],
     // Both clients register client_secret_basic; oidc-provider also accepts client_secret_post
     // for a client registered with a client_secret_* method (both are enabled here).
@@ -287,7 +298,7 @@ function buildProvider({ Provider, errors }, issuer, { jwks, cookieKeys }) {
         getResourceServerInfo: (ctx, resourceIndicator) => {
           if (resourceIndicator !== API_AUDIENCE) throw new errors.InvalidTarget();
           return {
-            scope: AGENCY.scope,
+            scope: AGENCY_SCOPE,
             audience: API_AUDIENCE,
             accessTokenTTL: 10 * 60,
             accessTokenFormat: 'jwt',
@@ -297,9 +308,8 @@ function buildProvider({ Provider, errors }, issuer, { jwks, cookieKeys }) {
       },
     },
     extraTokenClaims: (ctx, token) => {
-      if (token.kind === 'ClientCredentials' && token.clientId === AGENCY.id) {
-        return { agency: AGENCY.agency };
-      }
+      const agency = token.kind === 'ClientCredentials' && AGENCIES.find((a) => a.id === token.clientId);
+      if (agency) return { agency: agency.agency };
       return undefined;
     },
     // first-party portal: grant its scopes automatically so no consent screen is shown

@@ -6,8 +6,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="${ONECITY_DATA:-$ROOT/.data}"
-# Build output outside the clone, reused across clones and CI runs on this machine.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onecity/target}"
+# Build output outside the clone, reused by later runs of the same clone (CI reuses its own).
+# One folder per clone path: cargo treats a workspace member as fresh when its files' mtimes
+# are older than the build, so a target folder shared by two clones can run a binary built in
+# the other clone, with that clone's paths compiled in (env!("CARGO_MANIFEST_DIR")).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onecity/target-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)}"
 # Queries are checked against the committed .sqlx/ data: no database needed to build.
 export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -108,12 +111,14 @@ wait_http() {
   die "$url did not come up within ${secs}s"
 }
 
-# idp_start PORT DATA_DIR [REDIRECT_URIS] [POST_LOGOUT_URIS]: the development OpenID provider.
+# idp_start PORT DATA_DIR [PORTAL_URL]: the development OpenID provider, with the portal at
+# PORTAL_URL as its sign-in client and PORTAL_URL/api/v1 as the audience of agency tokens.
 idp_start() {
-  local port="$1" data="$2"
+  local port="$1" data="$2" portal="${3:-http://localhost:3000}"
   IDP_PORT="$port" IDP_DATA_DIR="$data" \
-    IDP_REDIRECT_URIS="${3:-http://localhost:3000/auth/callback}" \
-    IDP_POST_LOGOUT_REDIRECT_URIS="${4:-http://localhost:3000/}" \
+    IDP_REDIRECT_URIS="$portal/auth/callback" \
+    IDP_POST_LOGOUT_REDIRECT_URIS="$portal/" \
+    IDP_API_AUDIENCE="$portal/api/v1" \
     node "$ROOT/idp/server.mjs" >"$data.log" 2>&1 &
   STARTED_PIDS+=($!)
   wait_http "http://127.0.0.1:$port/.well-known/openid-configuration" 30

@@ -19,7 +19,7 @@ psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -tc "select 1 from pg_database wh
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/onecity"
 
 mkdir -p "$DATA"
-idp_start "$IDP_PORT" "$DATA/idp" "http://localhost:$PORTAL_PORT/auth/callback" "http://localhost:$PORTAL_PORT/"
+idp_start "$IDP_PORT" "$DATA/idp" "http://localhost:$PORTAL_PORT"
 
 BIN="$CARGO_TARGET_DIR/debug/onecity"
 "$BIN" seed

@@ -46,7 +46,7 @@ psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "create database onecity_e2e"
 E2E_DB="postgres://postgres@127.0.0.1:$PG_PORT/onecity_e2e"
 mkdir -p "$DATA"
 rm -rf "$DATA/test-idp"
-idp_start "$IDP_PORT" "$DATA/test-idp" "http://localhost:$PORTAL_PORT/auth/callback" "http://localhost:$PORTAL_PORT/"
+idp_start "$IDP_PORT" "$DATA/test-idp" "http://localhost:$PORTAL_PORT"
 BIN="$CARGO_TARGET_DIR/debug/onecity"
 DATABASE_URL="$E2E_DB" "$BIN" seed
 rm -rf "$DATA/test-ledger"

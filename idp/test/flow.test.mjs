@@ -333,10 +333,10 @@ test('agency staff claims (admin1)', async () => {
   assert.equal(payload.name, 'Ada Admin');
   assert.equal(payload.locale, 'en');
   assert.deepEqual(payload.roles, ['agency_staff', 'admin']);
-  assert.equal(payload.agency, 'transit');
+  assert.equal(payload.agency, 'transit-authority');
   const res = await req(null, discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } });
   const userinfo = await res.json();
-  assert.equal(userinfo.agency, 'transit');
+  assert.equal(userinfo.agency, 'transit-authority');
   assert.deepEqual(userinfo.roles, ['agency_staff', 'admin']);
   // without the roles scope there are no roles claims
   const plain = await signIn('staff1', 'openid profile');
@@ -403,7 +403,7 @@ test('client credentials: JWT access token for the agency API', async () => {
   assert.equal(payload.client_id, 'agency-transit');
   assert.equal(payload.sub, 'agency-transit');
   assert.equal(payload.scope, 'agency.read agency.publish');
-  assert.equal(payload.agency, 'transit');
+  assert.equal(payload.agency, 'transit-authority');
 
   // wrong secret
   const bad = await req(null, discovery.token_endpoint, {
@@ -413,6 +413,19 @@ test('client credentials: JWT access token for the agency API', async () => {
   });
   assert.equal(bad.status, 401);
   assert.equal((await bad.json()).error, 'invalid_client');
+
+  // a second agency's client gets its own agency, never the first one's
+  const health = await req(null, discovery.token_endpoint, {
+    method: 'POST',
+    form: { grant_type: 'client_credentials', scope: 'agency.read' },
+    headers: { authorization: basic('agency-health', 'agency-health-secret') },
+  });
+  const healthBody = await health.json();
+  assert.equal(health.status, 200, JSON.stringify(healthBody));
+  const { payload: hp } = await jwtVerify(healthBody.access_token, jwks, { issuer: server.issuer, audience: API_AUDIENCE });
+  assert.equal(hp.agency, 'health-department');
+  assert.equal(hp.client_id, 'agency-health');
+  assert.equal(hp.scope, 'agency.read');
 });
 
 test('restart with the same data dir keeps the signing keys', async () => {

@@ -62,6 +62,7 @@ pub struct Oidc {
     scopes: Vec<String>,
     roles_claim: String,
     issuer: String,
+    jwks_uri: url::Url,
     post_logout_redirect: url::Url,
 }
 
@@ -80,6 +81,7 @@ impl Oidc {
         let issuer = IssuerUrl::new(config.oidc.issuer.clone())?;
         let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http).await?;
         let end_session_url = metadata.additional_metadata().end_session_endpoint.as_ref().map(|u| u.url().clone());
+        let jwks_uri = metadata.jwks_uri().url().clone();
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(config.oidc.client_id.clone()),
@@ -93,6 +95,7 @@ impl Oidc {
             scopes: config.oidc.scopes.clone(),
             roles_claim: config.oidc.roles_claim.clone(),
             issuer: config.oidc.issuer.clone(),
+            jwks_uri,
             post_logout_redirect: config.public_url.clone(),
         })
     }
@@ -114,6 +117,24 @@ impl Oidc {
             }
         }
         Err(last.expect("at least one attempt").context(format!("OIDC discovery at {} failed", config.oidc.issuer)))
+    }
+
+    /// The provider's issuer identifier (the `iss` of everything it signs).
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Where the provider publishes its signing keys (from discovery).
+    #[must_use]
+    pub fn jwks_uri(&self) -> &url::Url {
+        &self.jwks_uri
+    }
+
+    /// The HTTP client for talking to the provider (no redirects, 10 s timeout).
+    #[must_use]
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The origin of the provider, for the Content-Security-Policy's form-action.

@@ -119,6 +119,20 @@ pub struct ServeArgs {
     /// Seconds between anchors.
     #[arg(long, env = "ONECITY_ANCHOR_INTERVAL_SECS", default_value_t = 30)]
     pub anchor_interval_secs: u64,
+
+    /// File with the 32-byte secret residents' per-service pseudonyms are derived from (64 hex
+    /// digits); created with mode 0600 when missing. Back it up: without it no grant passes
+    /// the gate. dev: `.data/keys/pseudonym.key`.
+    #[arg(long, env = "ONECITY_PSEUDONYM_KEY_FILE")]
+    pub pseudonym_key_file: Option<PathBuf>,
+
+    /// The `aud` agency access tokens must carry. Default: the public URL + `/api/v1`.
+    #[arg(long, env = "ONECITY_API_AUDIENCE")]
+    pub api_audience: Option<String>,
+
+    /// Requests per minute each agency client may make to `/api/v1` (bursts up to a tenth).
+    #[arg(long, env = "ONECITY_API_RATE_PER_MINUTE", default_value_t = 1200)]
+    pub api_rate_per_minute: u32,
 }
 
 /// Validated configuration the server runs with.
@@ -135,6 +149,9 @@ pub struct Config {
     pub session_idle_minutes: i64,
     pub request_timeout_secs: u64,
     pub ledger: LedgerConfig,
+    pub pseudonym_key_file: PathBuf,
+    pub api_audience: String,
+    pub api_rate_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -175,6 +192,7 @@ pub mod dev {
     pub const OIDC_CLIENT_ID: &str = "onecity-portal";
     pub const OIDC_CLIENT_SECRET: &str = "onecity-dev-secret";
     pub const LEDGER_KEY_FILE: &str = ".data/keys/log.key";
+    pub const PSEUDONYM_KEY_FILE: &str = ".data/keys/pseudonym.key";
     /// Account 0 of the public development mnemonic every local EVM node (anvil) funds.
     /// Public knowledge: for local chains only.
     pub const ANCHOR_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -299,6 +317,22 @@ impl ServeArgs {
                 });
             }
         };
+        let pseudonym_key_file = match (self.pseudonym_key_file, dev) {
+            (Some(p), _) => p,
+            (None, true) => PathBuf::from(dev::PSEUDONYM_KEY_FILE),
+            (None, false) => {
+                return Err(ConfigError::Missing {
+                    flag: "pseudonym-key-file",
+                    env: "ONECITY_PSEUDONYM_KEY_FILE",
+                    why: "the secret residents' pseudonyms are derived from",
+                });
+            }
+        };
+        if self.api_rate_per_minute == 0 {
+            return Err(ConfigError::Invalid { flag: "api-rate-per-minute", problem: "must be at least 1".into() });
+        }
+        let api_audience =
+            self.api_audience.unwrap_or_else(|| format!("{}/api/v1", public_url.as_str().trim_end_matches('/')));
         if !dev && self.witnesses.is_empty() {
             return Err(ConfigError::Missing {
                 flag: "witness",
@@ -346,6 +380,9 @@ impl ServeArgs {
                 anchor_key,
                 anchor_interval_secs: self.anchor_interval_secs,
             },
+            pseudonym_key_file,
+            api_audience,
+            api_rate_per_minute: self.api_rate_per_minute,
         })
     }
 }
@@ -399,13 +436,18 @@ mod tests {
     }
 
     #[test]
-    fn prod_profile_requires_witnesses_and_a_log_key() {
+    fn prod_profile_requires_witnesses_a_log_key_and_a_pseudonym_key() {
         let base: Vec<&str> = PROD_BASE.iter().copied().chain(["--cookie-secure=true"]).collect();
         let err = parse(&base).resolve().unwrap_err().to_string();
         assert!(err.contains("--ledger-key-file"), "{err}");
         let with_key: Vec<&str> = base.iter().copied().chain(["--ledger-key-file=/var/lib/onecity/log.key"]).collect();
         let err = parse(&with_key).resolve().unwrap_err().to_string();
+        assert!(err.contains("--pseudonym-key-file") && err.contains("ONECITY_PSEUDONYM_KEY_FILE"), "{err}");
+        let both: Vec<&str> = with_key.iter().copied().chain(["--pseudonym-key-file=/var/lib/onecity/p.key"]).collect();
+        let err = parse(&both).resolve().unwrap_err().to_string();
         assert!(err.contains("--witness") && err.contains("ONECITY_WITNESSES"), "{err}");
+        let cfg = parse(&[&both[..], &["--witness=https://w.example,w+01234567+AAAA"]].concat()).resolve().unwrap();
+        assert_eq!(cfg.api_audience, "https://city.example/api/v1");
     }
 
     #[test]

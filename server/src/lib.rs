@@ -2,11 +2,16 @@
 //! around the Leptos app. `main.rs` only parses the command line and calls in here, so
 //! integration tests can build the same router with their own database and provider.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gate;
+pub mod grants;
 pub mod keyfile;
 pub mod ledger;
+pub mod pseudonym;
+pub mod records;
 pub mod seed;
 pub mod services;
 pub mod verify;
@@ -33,6 +38,24 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub ledger: Arc<ledger::LedgerSettings>,
     pub leptos_options: LeptosOptions,
+    pub pseudonyms: Arc<pseudonym::PseudonymKey>,
+    pub gate: Arc<gate::Gate>,
+    pub api: Arc<api::ApiGuard>,
+}
+
+impl AppState {
+    /// Everything derived from the configuration around a migrated pool and a discovered
+    /// provider: the ledger's keys and witnesses, the pseudonym key, the gate, the API guard.
+    ///
+    /// # Errors
+    /// An unreadable key file, a malformed `--witness`, an impossible quorum.
+    pub fn new(db: PgPool, oidc: Oidc, config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        let ledger = Arc::new(web::ledger_settings(&config)?);
+        let pseudonyms = Arc::new(pseudonym::PseudonymKey::load_or_create(&config.pseudonym_key_file)?);
+        let gate = Arc::new(gate::Gate::new(ledger.clone(), pseudonyms.clone()));
+        let api = api::guard(&oidc, &config);
+        Ok(Self { db, oidc: Arc::new(oidc), config: Arc::new(config), ledger, leptos_options, pseudonyms, gate, api })
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

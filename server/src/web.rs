@@ -48,9 +48,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(AppState, PostgresSt
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    let ledger = Arc::new(ledger_settings(&config)?);
-    let state = AppState { db, oidc: Arc::new(oidc), config: Arc::new(config), ledger, leptos_options };
-    Ok((state, store))
+    Ok((AppState::new(db, oidc, config, leptos_options)?, store))
 }
 
 /// The log's key, witnesses and quorum from the configuration.
@@ -121,7 +119,9 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
         .layer(sessions)
-        .with_state(state);
+        .with_state(state.clone())
+        // The agency API authenticates every request by bearer token: no sessions, no cookies.
+        .merge(crate::api::router().with_state(state));
 
     router = router
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

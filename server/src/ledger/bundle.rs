@@ -22,7 +22,11 @@ pub enum BundleError {
     Other(#[from] anyhow::Error),
 }
 
-async fn entry_proof(conn: &mut PgConnection, index: u64, size: u64) -> anyhow::Result<(EntryProof, Vec<u8>)> {
+pub(crate) async fn entry_proof(
+    conn: &mut PgConnection,
+    index: u64,
+    size: u64,
+) -> anyhow::Result<(EntryProof, Vec<u8>)> {
     let body: Vec<u8> =
         sqlx::query_scalar!("select body from ledger_entry where leaf_index = $1", i64::try_from(index)?)
             .fetch_optional(&mut *conn)

@@ -62,6 +62,7 @@ impl Idp {
             .env("IDP_DATA_DIR", &data.0)
             .env("IDP_REDIRECT_URIS", format!("{portal}/auth/callback"))
             .env("IDP_POST_LOGOUT_REDIRECT_URIS", format!("{portal}/"))
+            .env("IDP_API_AUDIENCE", format!("{portal}/api/v1"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -116,6 +117,7 @@ impl Portal {
             format!("--public-url={url}"),
             format!("--oidc-issuer={}", idp.issuer),
             format!("--ledger-key-file={}", keys.0.join("log.key").display()),
+            format!("--pseudonym-key-file={}", keys.0.join("pseudonym.key").display()),
         ];
         argv.extend(extra.iter().cloned());
         let args = ServeArgs::try_parse_from(argv).unwrap();
@@ -129,14 +131,7 @@ impl Portal {
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
-        let ledger = std::sync::Arc::new(server::web::ledger_settings(&config).unwrap());
-        let state = AppState {
-            db: db.clone(),
-            oidc: std::sync::Arc::new(oidc),
-            config: std::sync::Arc::new(config),
-            ledger,
-            leptos_options,
-        };
+        let state = AppState::new(db.clone(), oidc, config, leptos_options).unwrap();
         let router = server::web::app(state.clone(), store);
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
@@ -400,4 +395,160 @@ pub async fn acquire_sequencer(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the sequencer lease was never released");
+}
+
+/// A whole city for gate tests: the portal with four witnesses (quorum 3), the demo agencies,
+/// services and districts, and a sequencer the test drives by hand (`settle`).
+pub struct City {
+    pub portal: Portal,
+    pub db: PgPool,
+    consortium: Option<Consortium>,
+    seq: server::ledger::sequencer::Sequencer,
+}
+
+impl City {
+    pub async fn start(opts: &sqlx::postgres::PgConnectOptions, extra: &[String]) -> Self {
+        use sqlx::postgres::PgPoolOptions;
+        let db = PgPoolOptions::new().max_connections(40).connect_with(opts.clone()).await.unwrap();
+        let keys = TempDir::new("keys");
+        let seed = server::keyfile::load_or_create_seed(&keys.0.join("log.key")).unwrap();
+        let log = chain::note::NoteSigner::from_seed("ledger.onecity.example", &seed).unwrap();
+        let consortium = Consortium::start(opts, log.verifier_key()).await;
+        let mut flags: Vec<String> =
+            consortium.endpoints().iter().map(|w| format!("--witness={},{}", w.url, w.key)).collect();
+        flags.extend(extra.iter().cloned());
+        let portal = Portal::start_with(db.clone(), keys, &flags).await;
+        server::seed::seed_districts(&db).await.unwrap();
+        server::seed::seed_services(&db).await.unwrap();
+        let seq = acquire_sequencer(&db, portal.state.ledger.clone()).await;
+        let mut city = Self { portal, db, consortium: Some(consortium), seq };
+        city.settle().await;
+        city
+    }
+
+    /// Integrates everything queued and has the witnesses cosign it.
+    pub async fn settle(&mut self) {
+        self.seq.integrate_batch().await.unwrap();
+        server::ledger::witness_client::cosign_latest(&self.db, &self.portal.state.ledger).await;
+    }
+
+    /// A service of the demo seed by slug.
+    pub async fn service(&self, slug: &str) -> uuid::Uuid {
+        sqlx::query_scalar("select service_id from service where slug = $1")
+            .bind(slug)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// A resident in district `central` born in 1950, with ten transit trips over the last ten
+    /// days and one property title.
+    pub async fn resident(&self, subject: &str) -> uuid::Uuid {
+        let mut tx = self.db.begin().await.unwrap();
+        let account: uuid::Uuid = sqlx::query_scalar(
+            "insert into account (issuer, subject, display_name) values ('test', $1, $1) returning account_id",
+        )
+        .bind(subject)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let district: String = sqlx::query_scalar("select district_id from district order by district_id limit 1")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let resident: uuid::Uuid =
+            sqlx::query_scalar("insert into resident (account_id, district_id) values ($1, $2) returning resident_id")
+                .bind(account)
+                .bind(district)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        sqlx::query("insert into civil_record (resident_id, birth_date, annual_income_cents) values ($1, '1950-03-01', 2500000)")
+            .bind(resident)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let trips: Vec<_> = (1..=10)
+            .map(|d| {
+                (
+                    now - time::Duration::days(d),
+                    serde_json::json!({"from": "Harbour", "to": "Museum", "fare_cents": 300 + d}),
+                )
+            })
+            .collect();
+        server::records::add_behavioral(&mut tx, resident, "transit.trips", &trips).await.unwrap();
+        server::records::add_confirmation(
+            &mut tx,
+            resident,
+            "property.titles",
+            &serde_json::json!({"address": format!("{subject} Lane 1"), "share": 1}),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        resident
+    }
+
+    /// The resident's pseudonym at a service, as the agency sees it.
+    pub fn pseudonym(&self, resident: uuid::Uuid, service: uuid::Uuid) -> String {
+        self.portal.state.pseudonyms.pseudonym(resident, service).to_hex()
+    }
+
+    /// A client-credentials access token from the provider.
+    pub async fn token(&self, client: &str, secret: &str, scope: &str) -> String {
+        let http = reqwest::Client::new();
+        let discovery: serde_json::Value = http
+            .get(format!("{}/.well-known/openid-configuration", self.portal.idp.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let resp = http
+            .post(discovery["token_endpoint"].as_str().unwrap())
+            .basic_auth(client, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "token for {client}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn transit_token(&self) -> String {
+        self.token("agency-transit", "agency-transit-secret", "agency.read agency.publish").await
+    }
+
+    pub async fn health_token(&self) -> String {
+        self.token("agency-health", "agency-health-secret", "agency.read agency.publish").await
+    }
+
+    /// POST a JSON body to the agency API with a bearer token; status and JSON body.
+    pub async fn api_post(&self, token: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{path}", self.portal.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn api_get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let resp =
+            reqwest::Client::new().get(format!("{}{path}", self.portal.url)).bearer_auth(token).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(c) = self.consortium.take() {
+            c.shutdown().await;
+        }
+    }
 }

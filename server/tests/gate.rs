@@ -1,0 +1,301 @@
+//! The gate end to end, through the agency API with real tokens from the provider, real
+//! witnesses and a real ledger: the happy path with a verifiable receipt, every denial reason
+//! produced for real, tampering caught, and receipts matching reads under concurrency.
+
+mod common;
+
+use chain::ProofBundle;
+use common::City;
+use serde_json::json;
+use server::grants;
+use server::ledger::unix_now;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+fn days(n: i64) -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::days(n)
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| (*x).to_owned()).collect()
+}
+
+async fn receipts(city: &City, resident: Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from access_receipt where resident_id = $1")
+        .bind(resident)
+        .fetch_one(&city.db)
+        .await
+        .unwrap()
+}
+
+async fn alarms(city: &City, kind: &str) -> Vec<String> {
+    sqlx::query_scalar("select detail from ledger_alarm where kind = $1").bind(kind).fetch_all(&city.db).await.unwrap()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prove_it(
+    _p: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let mut city = City::start(&opts, &[]).await;
+    let key = city.portal.state.pseudonyms.clone();
+    let fare = city.service("fare-capping").await;
+    let li = city.resident("li").await;
+    let token = city.transit_token().await;
+    let pseudonym = city.pseudonym(li, fare);
+    let path = format!("/api/v1/services/{fare}/reads");
+    let ask = json!({"pseudonym": pseudonym, "scopes": ["transit.trips", "residence.district"]});
+
+    // Before any grant: no_grant.
+    let (status, body) = city.api_post(&token, &path, &ask).await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["reason"].as_str()),
+        (403, Some("access_denied"), Some("no_grant"))
+    );
+
+    // Granted but not yet cosigned: pending, and the agency sees it pending in its list.
+    let grant =
+        grants::issue(&city.db, &key, li, fare, &s(&["transit.trips", "residence.district"]), days(30)).await.unwrap();
+    assert_eq!(grant.state, grants::GrantState::Pending);
+    let (status, body) = city.api_post(&token, &path, &ask).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("pending")), "{body}");
+    let (_, listed) = city.api_get(&token, &format!("/api/v1/services/{fare}/grants")).await;
+    assert_eq!(listed[0]["pseudonym"], pseudonym.as_str());
+    assert_eq!(listed[0]["state"], "pending");
+
+    // Cosigned: the data comes back, restricted to the grant, under the pseudonym only.
+    city.settle().await;
+    let (status, body) = city.api_post(&token, &path, &ask).await;
+    assert_eq!(status, 200, "{body}");
+    let trips = body["data"]["transit.trips"]["records"].as_array().unwrap();
+    assert_eq!(trips.len(), 10);
+    assert_eq!(body["data"]["transit.trips"]["kind"], "behavioral");
+    assert_eq!(body["data"]["residence.district"]["value"], "harbor");
+    assert!(body["data"].get("property.titles").is_none());
+    let text = body.to_string();
+    assert!(!text.contains(&li.to_string()), "the resident id never leaves");
+    assert_eq!(receipts(&city, li).await, 1);
+
+    // The receipt is in the ledger; once cosigned its bundle verifies offline.
+    let receipt = body["receipt_id"].as_str().unwrap();
+    let (status, body) = city.api_get(&token, &format!("/api/v1/receipts/{receipt}/bundle")).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("not_yet_cosigned")));
+    city.settle().await;
+    let (status, bundle) = city.api_get(&token, &format!("/api/v1/receipts/{receipt}/bundle")).await;
+    assert_eq!(status, 200, "{bundle}");
+    let bundle = ProofBundle::from_json(&bundle.to_string()).unwrap();
+    let policy = city.portal.state.ledger.policy.clone().unwrap();
+    let verdict = chain::verify_bundle(&bundle, &policy, unix_now()).unwrap();
+    match verdict.event {
+        chain::Event::AccessReceipt { grant_id, reader, scopes, .. } => {
+            assert_eq!(grant_id.0, *grant.grant_id.as_bytes());
+            assert_eq!(reader, "transit-authority/client/agency-transit");
+            assert_eq!(scopes, ["residence.district", "transit.trips"]);
+        }
+        other => panic!("expected a receipt, got {other:?}"),
+    }
+
+    // Revocation denies the very next read, before it is cosigned.
+    grants::revoke(&city.db, &key, li, grant.grant_id).await.unwrap();
+    let (status, body) = city.api_post(&token, &path, &ask).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("revoked")));
+    assert_eq!(receipts(&city, li).await, 1, "a denied read leaves no receipt");
+    let (_, listed) = city.api_get(&token, &format!("/api/v1/services/{fare}/grants")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 0, "a revoked grant is no longer listed");
+    city.shutdown().await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_denial_reason_is_produced_for_real(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let key = city.portal.state.pseudonyms.clone();
+    let (fare, clinic) = (city.service("fare-capping").await, city.service("senior-clinic").await);
+    let (li, maria, chen) = (city.resident("li").await, city.resident("maria").await, city.resident("chen").await);
+    let transit = city.transit_token().await;
+    let health = city.health_token().await;
+    let read = |service: Uuid, resident: Uuid, scopes: &[&str]| {
+        (
+            format!("/api/v1/services/{service}/reads"),
+            json!({"pseudonym": key.pseudonym(resident, service).to_hex(), "scopes": scopes}),
+        )
+    };
+
+    // Narrowed scope: Li drops the district; asking for it is scope_not_granted.
+    let g =
+        grants::issue(&city.db, &key, li, fare, &s(&["transit.trips", "residence.district"]), days(30)).await.unwrap();
+    let narrowed = grants::narrow(&city.db, &key, li, g.grant_id, Some(&s(&["transit.trips"])), None).await.unwrap();
+    assert_eq!(narrowed.replaces, Some(g.grant_id));
+    // Maria's grant ends two seconds from now.
+    grants::issue(
+        &city.db,
+        &key,
+        maria,
+        fare,
+        &s(&["transit.trips"]),
+        OffsetDateTime::now_utc() + Duration::seconds(2),
+    )
+    .await
+    .unwrap();
+    // Chen grants the one-off senior clinic.
+    grants::issue(&city.db, &key, chen, clinic, &s(&["identity.age_over_65"]), days(30)).await.unwrap();
+    city.settle().await;
+
+    let (p, b) = read(fare, li, &["transit.trips", "residence.district"]);
+    let (status, body) = city.api_post(&transit, &p, &b).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("scope_not_granted")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("residence.district"));
+    let (p, b) = read(fare, li, &["transit.trips"]);
+    assert_eq!(city.api_post(&transit, &p, &b).await.0, 200);
+
+    // Recurring, at most 4 reads a day: the fifth is frequency_exceeded (one read done above).
+    for _ in 0..3 {
+        assert_eq!(city.api_post(&transit, &p, &b).await.0, 200);
+    }
+    let (status, body) = city.api_post(&transit, &p, &b).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("frequency_exceeded")));
+    assert_eq!(receipts(&city, li).await, 4);
+
+    // One-off: the predicate is released once, as a yes/no only.
+    let (p, b) = read(clinic, chen, &["identity.age_over_65"]);
+    let (status, body) = city.api_post(&health, &p, &b).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["identity.age_over_65"], json!({"kind": "predicate", "value": true}));
+    assert!(!body.to_string().contains("1950"), "never the birth date");
+    let (status, body) = city.api_post(&health, &p, &b).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("frequency_exceeded")));
+
+    // Expired by the clock.
+    let (p, b) = read(fare, maria, &["transit.trips"]);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, body) = city.api_post(&transit, &p, &b).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("expired")), "{body}");
+
+    // An unknown pseudonym: no_grant.
+    let (status, body) = city
+        .api_post(
+            &transit,
+            &format!("/api/v1/services/{fare}/reads"),
+            &json!({"pseudonym": "ab".repeat(32), "scopes": ["transit.trips"]}),
+        )
+        .await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("no_grant")));
+    assert!(alarms(&city, "grant_integrity").await.is_empty(), "no integrity alarm for honest denials");
+    city.shutdown().await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn rows_edited_behind_the_servers_back_are_caught(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let key = city.portal.state.pseudonyms.clone();
+    let fare = city.service("fare-capping").await;
+    let (li, maria) = (city.resident("li").await, city.resident("maria").await);
+    let token = city.transit_token().await;
+    let gl = grants::issue(&city.db, &key, li, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
+    let gm = grants::issue(&city.db, &key, maria, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
+    city.settle().await;
+    let path = format!("/api/v1/services/{fare}/reads");
+    let ask = |r: Uuid, scopes: &[&str]| json!({"pseudonym": key.pseudonym(r, fare).to_hex(), "scopes": scopes});
+    assert_eq!(city.api_post(&token, &path, &ask(li, &["transit.trips"])).await.0, 200);
+
+    // Widen the scopes in the row: the recomputed leaf no longer matches the cosigned one.
+    sqlx::query("update data_grant set scopes = '{residence.district,transit.trips}' where data_grant_id = $1")
+        .bind(gl.grant_id)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (status, body) = city.api_post(&token, &path, &ask(li, &["residence.district"])).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "{body}");
+    let (status, body) = city.api_post(&token, &path, &ask(li, &["transit.trips"])).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "the whole grant is untrusted");
+    let raised = alarms(&city, "grant_integrity").await;
+    assert!(raised.iter().any(|d| d.contains(&gl.grant_id.to_string())), "{raised:?}");
+
+    // Stretch the window: caught the same way.
+    sqlx::query("update data_grant set valid_until = valid_until + interval '1 year' where data_grant_id = $1")
+        .bind(gm.grant_id)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (status, body) = city.api_post(&token, &path, &ask(maria, &["transit.trips"])).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "{body}");
+    assert_eq!(receipts(&city, li).await + receipts(&city, maria).await, 1, "no receipt for a refused read");
+
+    // Delete a cosigned revocation: the status map still says revoked.
+    let chen = city.resident("chen").await;
+    let gc = grants::issue(&city.db, &key, chen, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
+    city.settle().await;
+    grants::revoke(&city.db, &key, chen, gc.grant_id).await.unwrap();
+    city.settle().await;
+    sqlx::query("delete from grant_revocation where data_grant_id = $1")
+        .bind(gc.grant_id)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (status, body) = city.api_post(&token, &path, &ask(chen, &["transit.trips"])).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("revoked")), "{body}");
+    assert_eq!(alarms(&city, "grant_revocation_missing").await.len(), 1);
+    city.shutdown().await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn receipts_match_successful_reads_under_concurrent_load(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let key = city.portal.state.pseudonyms.clone();
+    let token = city.transit_token().await;
+    // An ongoing service published through the API, so reads are limited only by the load.
+    let (status, created) = city.api_post(&token, "/api/v1/services", &json!({"slug": "trip-planner"})).await;
+    assert_eq!(status, 201, "{created}");
+    let planner: Uuid = created["service_id"].as_str().unwrap().parse().unwrap();
+    let version = json!({
+        "name_en": "Trip planner", "name_zh": "出行规划", "category": "transport",
+        "purpose": "Suggest better routes from your recent trips", "required_scopes": ["transit.trips"],
+        "retention_days": 30, "access_mode": "ongoing"
+    });
+    let (status, body) = city.api_post(&token, &format!("/api/v1/services/{planner}/versions"), &version).await;
+    assert_eq!((status, body["version"].as_i64()), (201, Some(1)), "{body}");
+    let (li, chen) = (city.resident("li").await, city.resident("chen").await);
+    grants::issue(&city.db, &key, li, planner, &s(&["transit.trips"]), days(30)).await.unwrap();
+    let clinic = city.service("senior-clinic").await;
+    grants::issue(&city.db, &key, chen, clinic, &s(&["identity.age_over_65"]), days(30)).await.unwrap();
+    city.settle().await;
+    let health = city.health_token().await;
+
+    // 40 concurrent reads on the ongoing grant, 10 on the one-off grant, all at once.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (url, tok, body) = if i < 40 {
+            (
+                format!("{}/api/v1/services/{planner}/reads", city.portal.url),
+                token.clone(),
+                json!({"pseudonym": city.pseudonym(li, planner), "scopes": ["transit.trips"]}),
+            )
+        } else {
+            (
+                format!("{}/api/v1/services/{clinic}/reads", city.portal.url),
+                health.clone(),
+                json!({"pseudonym": city.pseudonym(chen, clinic), "scopes": ["identity.age_over_65"]}),
+            )
+        };
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new().post(url).bearer_auth(tok).json(&body).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut ok = [0, 0];
+    for (i, t) in tasks.into_iter().enumerate() {
+        let status = t.await.unwrap();
+        assert!(status == 200 || (i >= 40 && status == 403), "read {i}: {status}");
+        if status == 200 {
+            ok[usize::from(i >= 40)] += 1;
+        }
+    }
+    assert_eq!(ok, [40, 1], "every ongoing read succeeds; the one-off grant is used exactly once");
+    assert_eq!(receipts(&city, li).await, 40);
+    assert_eq!(receipts(&city, chen).await, 1);
+    let entries: i64 = sqlx::query_scalar("select count(*) from ledger_entry where kind = 'access.receipt'")
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(entries, 41, "one ledger entry per receipt");
+    city.shutdown().await;
+}
