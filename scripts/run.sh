@@ -22,6 +22,10 @@ mkdir -p "$DATA"
 idp_start "$IDP_PORT" "$DATA/idp" "http://localhost:$PORTAL_PORT"
 
 BIN="$CARGO_TARGET_DIR/debug/onecity"
+# The seed creates the demo residents' accounts for this provider and derives their
+# pseudonyms with the portal's key, so both must agree with `serve` below.
+export ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT"
+export ONECITY_PSEUDONYM_KEY_FILE="$DATA/keys/pseudonym.key"
 "$BIN" seed
 ledger_stack_start "$BIN" "$PG_PORT" "$DATA" "${ONECITY_WITNESS_BASE_PORT:-4201}" "${ONECITY_ANVIL_PORT:-8545}"
 export ONECITY_ANCHOR_INTERVAL_SECS="${ONECITY_ANCHOR_INTERVAL_SECS:-15}"

@@ -48,8 +48,10 @@ mkdir -p "$DATA"
 rm -rf "$DATA/test-idp"
 idp_start "$IDP_PORT" "$DATA/test-idp" "http://localhost:$PORTAL_PORT"
 BIN="$CARGO_TARGET_DIR/debug/onecity"
-DATABASE_URL="$E2E_DB" "$BIN" seed
+export ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT"
+export ONECITY_PSEUDONYM_KEY_FILE="$DATA/test-ledger/keys/pseudonym.key"
 rm -rf "$DATA/test-ledger"
+DATABASE_URL="$E2E_DB" "$BIN" seed
 ledger_stack_start "$BIN" "$PG_PORT" "$DATA/test-ledger" 4301 8645
 export ONECITY_ANCHOR_INTERVAL_SECS=2
 DATABASE_URL="$E2E_DB" \
@@ -61,7 +63,7 @@ DATABASE_URL="$E2E_DB" \
   "$BIN" serve >"$DATA/test-portal.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
-if ! (cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" npx playwright test); then
+if ! (cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" ONECITY_BIN="$BIN" npx playwright test); then
   log "browser tests failed; the portal's last log lines:"
   tail -n 40 "$DATA/test-portal.log" >&2
   exit 1

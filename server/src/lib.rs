@@ -12,6 +12,7 @@ pub mod keyfile;
 pub mod ledger;
 pub mod pseudonym;
 pub mod records;
+pub mod resident;
 pub mod seed;
 pub mod services;
 pub mod verify;

@@ -18,7 +18,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate(server::seed::DbArgs),
     /// Load the demo city into the database (idempotent).
-    Seed(server::seed::DbArgs),
+    Seed(server::seed::SeedArgs),
     /// Print the log's verifier key, creating its signing key file if missing.
     LedgerKey(LedgerKeyArgs),
     /// Run or set up a consortium witness node (C2SP tlog-witness).

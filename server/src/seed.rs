@@ -38,16 +38,131 @@ pub const DEMO_DISTRICTS: &[(&str, &str, &str)] = &[
     ("new-east", "New East", "新东区"),
 ];
 
+/// What `onecity seed` needs beyond the database: which provider's accounts the demo
+/// residents belong to, and the key their pseudonyms are derived from (the portal's).
+#[derive(Args, Clone, Debug)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Issuer of the demo residents' accounts (the portal's `--oidc-issuer`).
+    #[arg(long, env = "ONECITY_OIDC_ISSUER", default_value = crate::config::dev::OIDC_ISSUER)]
+    pub oidc_issuer: String,
+    /// The portal's pseudonym key file (created when missing, as the portal would).
+    #[arg(long, env = "ONECITY_PSEUDONYM_KEY_FILE", default_value = crate::config::dev::PSEUDONYM_KEY_FILE)]
+    pub pseudonym_key_file: std::path::PathBuf,
+}
+
 /// Loads the demo city. Idempotent: running it twice leaves the same data.
 ///
 /// # Errors
-/// When the database is unreachable or a write fails (nothing is half-written: one transaction).
-pub async fn seed_demo(args: &DbArgs) -> anyhow::Result<()> {
-    let db = connect(args).await?;
+/// When the database is unreachable or a write fails (nothing is half-written: one transaction
+/// per part).
+pub async fn seed_demo(args: &SeedArgs) -> anyhow::Result<()> {
+    let db = connect(&args.db).await?;
     seed_districts(&db).await?;
     let published = seed_services(&db).await?;
-    tracing::info!(districts = DEMO_DISTRICTS.len(), published, "demo city loaded");
+    let key = crate::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
+    let residents = seed_residents(&db, &args.oidc_issuer, &key).await?;
+    tracing::info!(districts = DEMO_DISTRICTS.len(), published, residents, "demo city loaded");
     Ok(())
+}
+
+/// The dev provider's residents (`idp/server.mjs`) with their city records, and two grants by
+/// `resident1`, so the gate has something to guard from the first start. Accounts are
+/// created as their first sign-in would create them; only when absent.
+///
+/// # Errors
+/// Database errors; a grant the catalogue refuses.
+pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::PseudonymKey) -> anyhow::Result<usize> {
+    use serde_json::json;
+    use time::{Duration, OffsetDateTime};
+    let people = [
+        ("resident1", "Li Wei", "zh-CN", "harbor", "1955-04-12", 2_880_000_i64),
+        ("resident2", "Maria Santos", "en", "riverside", "1988-09-30", 9_600_000),
+    ];
+    let mut created = 0;
+    let now = OffsetDateTime::now_utc();
+    for (i, (subject, name, locale, district, birth, income)) in people.into_iter().enumerate() {
+        let mut tx = db.begin().await?;
+        let account: Option<uuid::Uuid> = sqlx::query_scalar!(
+            "insert into account (issuer, subject, display_name, locale, roles) values ($1, $2, $3, $4, '{resident}')
+             on conflict on constraint account_issuer_subject_key do nothing returning account_id",
+            issuer,
+            subject,
+            name,
+            locale
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(account) = account else { continue };
+        let resident = sqlx::query_scalar!(
+            "insert into resident (account_id, district_id) values ($1, $2) returning resident_id",
+            account,
+            district
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let birth = time::Date::parse(birth, &time::macros::format_description!("[year]-[month]-[day]"))?;
+        sqlx::query!(
+            "insert into civil_record (resident_id, birth_date, annual_income_cents) values ($1, $2, $3)",
+            resident,
+            birth,
+            income
+        )
+        .execute(&mut *tx)
+        .await?;
+        // Two trips a working day for the last 60 days; a meter reading a month.
+        let stations = ["Harbor", "Old Town", "Museum", "Riverside", "University", "New East"];
+        let trips: Vec<_> = (1..=60_i64)
+            .flat_map(|d| {
+                let day = now - Duration::days(d);
+                let (a, b) = (stations[(d as usize + i) % 6], stations[(d as usize + i + 2) % 6]);
+                [
+                    (
+                        day.replace_time(time::macros::time!(8:10)),
+                        json!({"from": a, "to": b, "fare_cents": 300, "line": "M2"}),
+                    ),
+                    (
+                        day.replace_time(time::macros::time!(18:25)),
+                        json!({"from": b, "to": a, "fare_cents": 300, "line": "M2"}),
+                    ),
+                ]
+            })
+            .filter(|(t, _)| t.weekday().number_from_monday() <= 5)
+            .collect();
+        crate::records::add_behavioral(&mut tx, resident, "transit.trips", &trips).await?;
+        let readings: Vec<_> = (1..=6_i64)
+            .map(|m| {
+                (now - Duration::days(30 * m), json!({"meter": "electricity", "kwh": 180 + 7 * m + i as i64 * 40}))
+            })
+            .collect();
+        crate::records::add_behavioral(&mut tx, resident, "utilities.readings", &readings).await?;
+        crate::records::add_confirmation(
+            &mut tx,
+            resident,
+            "property.titles",
+            &json!({"address": format!("{} Harbor Road, flat {}", 12 + i, 3 + i), "share": 1, "registered": "2009-06-01"}),
+        )
+        .await?;
+        tx.commit().await?;
+        created += 1;
+        if subject == "resident1" {
+            let until = now + Duration::days(90);
+            let fare = service_id(db, "fare-capping").await?;
+            let scopes = ["transit.trips".to_owned(), "residence.district".to_owned()];
+            crate::grants::issue(db, key, resident, fare, &scopes, until).await?;
+            let clinic = service_id(db, "senior-clinic").await?;
+            crate::grants::issue(db, key, resident, clinic, &["identity.age_over_65".to_owned()], until).await?;
+        }
+    }
+    Ok(created)
+}
+
+async fn service_id(db: &PgPool, slug: &str) -> anyhow::Result<uuid::Uuid> {
+    sqlx::query_scalar!("select service_id from service where slug = $1", slug)
+        .fetch_optional(db)
+        .await?
+        .with_context(|| format!("the demo service {slug} is missing"))
 }
 
 /// The demo city's agencies and their first services, published (so a fresh run shows a

@@ -95,8 +95,11 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
     let context = {
         let db = state.db.clone();
         let csp = CspTemplate(page_csp(&state));
+        let residents: Arc<dyn app::resident::ssr::Residents> =
+            Arc::new(crate::resident::ResidentService::new(state.db.clone(), state.pseudonyms.clone()));
         move || {
             provide_context(db.clone());
+            provide_context(residents.clone());
             provide_context(csp.clone());
             leptos::nonce::provide_nonce();
         }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{City, browser, sign_in_until_callback};
+use common::{City, browser, sign_in};
 use serde_json::json;
 use server::grants;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -40,7 +40,7 @@ async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
     // A resident signed in to the portal: their ID token is not an access token, and their
     // session cookie means nothing to the API.
     let resident_browser = browser();
-    sign_in_until_callback(&resident_browser, &city.portal, "resident1").await;
+    sign_in(&resident_browser, &city.portal, "resident1").await;
 
     let endpoints: Vec<(&str, String)> = vec![
         ("GET", "/api/v1/services".into()),

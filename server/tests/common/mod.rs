@@ -201,6 +201,14 @@ pub async fn sign_in_until_callback(client: &reqwest::Client, portal: &Portal, u
     follow(client, location(&resp), |u| u.starts_with(&callback_prefix)).await.expect_err("reached the callback")
 }
 
+/// Signs in completely (through the portal's callback); the client then holds a session.
+pub async fn sign_in(client: &reqwest::Client, portal: &Portal, user: &str) {
+    let callback = sign_in_until_callback(client, portal, user).await;
+    let resp = follow(client, callback, |_| false).await.unwrap();
+    assert!(resp.status().is_success(), "sign-in of {user} ended at {} with {}", resp.url(), resp.status());
+    assert!(me(client, portal).await.is_object(), "{user} is signed in");
+}
+
 /// The signed-in user as the portal's `get_me` server function reports it.
 pub async fn me(client: &reqwest::Client, portal: &Portal) -> serde_json::Value {
     let resp = client.post(format!("{}/api/me", portal.url)).form(&[("", "")]).send().await.unwrap();

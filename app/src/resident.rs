@@ -1,0 +1,310 @@
+//! The resident's side of grants: the services they could grant, their grants with status and
+//! proofs, the receipts of every read of their data, and their own data (no gate, no receipt:
+//! a resident reading their own data is not an access to record).
+//!
+//! The work is done by the server crate behind [`ssr::Residents`], put into the request
+//! context by the server; the functions here only check the session and translate errors.
+//! Every function acts on the signed-in resident only: ids from the client are looked up
+//! within that resident's rows, so another resident's grant is simply "not found".
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What can go wrong, as the pages see it. `Invalid` names the field like the API does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("please sign in")]
+    Unauthorized,
+    #[error("only residents have grants")]
+    NotResident,
+    #[error("no such {0}")]
+    NotFound(String),
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("something went wrong; please try again")]
+    Internal,
+    #[error("{0}")]
+    ServerFn(ServerFnErrorErr),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::ServerFn(value)
+    }
+}
+
+/// A grant as the resident sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantView {
+    pub grant_id: Uuid,
+    pub service_id: Uuid,
+    pub version: i32,
+    pub agency_id: String,
+    pub service_name_en: String,
+    pub service_name_zh: String,
+    pub purpose: String,
+    pub scopes: Vec<String>,
+    /// RFC 3339.
+    pub valid_from: String,
+    /// RFC 3339.
+    pub valid_until: String,
+    /// `pending`, `active`, `expired`, `revoked` or `replaced`.
+    pub state: String,
+    /// Index of the `grant.issued` entry: its proof bundle is `/ledger/bundle/{leaf_index}`.
+    pub leaf_index: Option<i64>,
+    pub replaces: Option<Uuid>,
+}
+
+/// One read of the resident's data by an agency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    pub receipt_id: Uuid,
+    pub grant_id: Uuid,
+    pub service_id: Uuid,
+    pub agency_id: String,
+    pub service_name_en: String,
+    pub service_name_zh: String,
+    /// Who read, e.g. `transit-authority/client/agency-transit`.
+    pub reader: String,
+    pub scopes: Vec<String>,
+    pub purpose: String,
+    /// RFC 3339.
+    pub read_at: String,
+    /// Index of the `access.receipt` entry: its proof bundle is `/ledger/bundle/{leaf_index}`.
+    pub leaf_index: Option<i64>,
+}
+
+/// Which receipts to list (see [`my_receipts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptFilter {
+    pub service_id: Option<Uuid>,
+    pub agency_id: Option<String>,
+    pub scope: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A service the resident could grant (newest published version).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferView {
+    pub service_id: Uuid,
+    pub version: i32,
+    pub agency_id: String,
+    pub agency_name_en: String,
+    pub agency_name_zh: String,
+    pub name_en: String,
+    pub name_zh: String,
+    pub description_en: String,
+    pub description_zh: String,
+    pub category: String,
+    pub purpose: String,
+    pub required_scopes: Vec<String>,
+    pub optional_scopes: Vec<String>,
+    pub retention_days: i32,
+    /// `one_off`, `recurring` or `ongoing`.
+    pub access_mode: String,
+    pub max_reads_per_day: Option<i32>,
+    /// The resident's live grant for this service, if any.
+    pub granted: Option<Uuid>,
+}
+
+/// An entry of the scopes catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeView {
+    pub scope_key: String,
+    /// `confirmation`, `behavioral` or `predicate`.
+    pub kind: String,
+    pub description_en: String,
+    pub description_zh: String,
+    pub sensitivity: i16,
+}
+
+/// The scopes catalogue (public).
+#[server(endpoint = "scopes")]
+pub async fn scope_catalogue() -> Result<Vec<ScopeView>, AppError> {
+    ssr::residents()?.scopes().await
+}
+
+/// Services the signed-in resident could grant.
+#[server(endpoint = "me/offers")]
+pub async fn my_offers() -> Result<Vec<OfferView>, AppError> {
+    let r = ssr::resident().await?;
+    ssr::residents()?.offers(r).await
+}
+
+/// The signed-in resident's grants, newest first, with history.
+#[server(endpoint = "me/grants")]
+pub async fn my_grants() -> Result<Vec<GrantView>, AppError> {
+    let r = ssr::resident().await?;
+    ssr::residents()?.grants(r).await
+}
+
+/// Grants a service `scopes` until `valid_until` (RFC 3339); replaces a live grant for it.
+#[server(endpoint = "me/grants/issue")]
+pub async fn grant_service(service_id: Uuid, scopes: Vec<String>, valid_until: String) -> Result<GrantView, AppError> {
+    let r = ssr::resident().await?;
+    let until = ssr::parse_time("valid_until", &valid_until)?;
+    ssr::residents()?.issue(r, service_id, scopes, until).await
+}
+
+/// Narrows a grant: fewer scopes and/or an earlier end.
+#[server(endpoint = "me/grants/narrow")]
+pub async fn narrow_grant(
+    grant_id: Uuid,
+    scopes: Option<Vec<String>>,
+    valid_until: Option<String>,
+) -> Result<GrantView, AppError> {
+    let r = ssr::resident().await?;
+    let until = valid_until.map(|u| ssr::parse_time("valid_until", &u)).transpose()?;
+    ssr::residents()?.narrow(r, grant_id, scopes, until).await
+}
+
+/// Extends a grant to a later end.
+#[server(endpoint = "me/grants/extend")]
+pub async fn extend_grant(grant_id: Uuid, valid_until: String) -> Result<GrantView, AppError> {
+    let r = ssr::resident().await?;
+    let until = ssr::parse_time("valid_until", &valid_until)?;
+    ssr::residents()?.extend(r, grant_id, until).await
+}
+
+/// Revokes a grant: the next read by the agency is refused.
+#[server(endpoint = "me/grants/revoke")]
+pub async fn revoke_grant(grant_id: Uuid) -> Result<GrantView, AppError> {
+    let r = ssr::resident().await?;
+    ssr::residents()?.revoke(r, grant_id).await
+}
+
+/// Receipts of reads of the signed-in resident's data, newest first, optionally filtered by
+/// service, agency, scope and time (RFC 3339, `from` inclusive, `to` exclusive: pass the last
+/// `read_at` seen as `to` for the next page).
+#[server(endpoint = "me/receipts")]
+pub async fn my_receipts(
+    service_id: Option<Uuid>,
+    agency_id: Option<String>,
+    scope: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+) -> Result<Vec<ReceiptView>, AppError> {
+    let r = ssr::resident().await?;
+    let filter = ReceiptFilter { service_id, agency_id, scope, from, to, limit };
+    ssr::residents()?.receipts(r, filter).await
+}
+
+/// The signed-in resident's own data for `scopes` (JSON text: scope → data), read without a
+/// grant and without a receipt.
+#[server(endpoint = "me/data")]
+pub async fn my_data(scopes: Vec<String>, from: Option<String>, to: Option<String>) -> Result<String, AppError> {
+    let r = ssr::resident().await?;
+    let from = from.map(|t| ssr::parse_time("from", &t)).transpose()?;
+    let to = to.map(|t| ssr::parse_time("to", &t)).transpose()?;
+    ssr::residents()?.own_data(r, scopes, from, to).await
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::sync::Arc;
+
+    use leptos::prelude::*;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::{AppError, GrantView, OfferView, ReceiptFilter, ReceiptView, ScopeView};
+
+    /// What the server crate provides for the resident's side. Implemented there (it owns the
+    /// ledger, the pseudonym key and the data), provided as `Arc<dyn Residents>` in context.
+    #[async_trait::async_trait]
+    pub trait Residents: Send + Sync {
+        async fn scopes(&self) -> Result<Vec<ScopeView>, AppError>;
+        async fn offers(&self, resident: Uuid) -> Result<Vec<OfferView>, AppError>;
+        async fn grants(&self, resident: Uuid) -> Result<Vec<GrantView>, AppError>;
+        async fn issue(
+            &self,
+            resident: Uuid,
+            service: Uuid,
+            scopes: Vec<String>,
+            until: OffsetDateTime,
+        ) -> Result<GrantView, AppError>;
+        async fn narrow(
+            &self,
+            resident: Uuid,
+            grant: Uuid,
+            scopes: Option<Vec<String>>,
+            until: Option<OffsetDateTime>,
+        ) -> Result<GrantView, AppError>;
+        async fn extend(&self, resident: Uuid, grant: Uuid, until: OffsetDateTime) -> Result<GrantView, AppError>;
+        async fn revoke(&self, resident: Uuid, grant: Uuid) -> Result<GrantView, AppError>;
+        async fn receipts(&self, resident: Uuid, filter: ReceiptFilter) -> Result<Vec<ReceiptView>, AppError>;
+        async fn own_data(
+            &self,
+            resident: Uuid,
+            scopes: Vec<String>,
+            from: Option<OffsetDateTime>,
+            to: Option<OffsetDateTime>,
+        ) -> Result<String, AppError>;
+    }
+
+    /// The implementation the server put into the request context.
+    pub fn residents() -> Result<Arc<dyn Residents>, AppError> {
+        use_context::<Arc<dyn Residents>>().ok_or_else(|| {
+            tracing::error!("no Residents implementation in context");
+            AppError::Internal
+        })
+    }
+
+    /// Sets the response status a JSON client sees for an error.
+    fn status(e: AppError) -> AppError {
+        use http::StatusCode;
+        let code = match &e {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotResident => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal | AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(code);
+        }
+        e
+    }
+
+    /// The signed-in resident's id, or the reason there is none.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] when signed out, [`AppError::NotResident`] for staff accounts.
+    pub async fn resident() -> Result<Uuid, AppError> {
+        let user = crate::api::ssr::session_user().await.map_err(|_| status(AppError::Internal))?;
+        match user {
+            None => Err(status(AppError::Unauthorized)),
+            Some(u) => u.resident_id.ok_or_else(|| status(AppError::NotResident)),
+        }
+    }
+
+    /// Parses an RFC 3339 time from a form, naming the field when it is malformed.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`].
+    pub fn parse_time(field: &str, value: &str) -> Result<OffsetDateTime, AppError> {
+        OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc3339).map_err(|_| {
+            status(AppError::Invalid {
+                field: field.to_owned(),
+                problem: "use a date and time like 2026-12-31T00:00:00Z".to_owned(),
+            })
+        })
+    }
+
+    /// For the server crate: an error with the right response status.
+    #[must_use]
+    pub fn fail(e: AppError) -> AppError {
+        status(e)
+    }
+}

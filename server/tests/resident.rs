@@ -1,0 +1,197 @@
+//! The resident's functions over HTTP with a real session: offers, grant / narrow / extend /
+//! revoke, receipts with filters and proofs, own data without a receipt; and no other
+//! identity (another resident, agency staff, anonymous) can see or change any of it.
+
+mod common;
+
+use common::{City, browser, sign_in};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+async fn call(client: &reqwest::Client, city: &City, name: &str, form: &[(&str, String)]) -> (u16, Value) {
+    let resp = client.post(format!("{}/api/{name}", city.portal.url)).form(form).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn in_days(n: i64) -> String {
+    (OffsetDateTime::now_utc() + Duration::days(n)).format(&Rfc3339).unwrap()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let li = browser();
+    sign_in(&li, &city.portal, "resident1").await;
+    let resident: uuid::Uuid = sqlx::query_scalar(
+        "select resident_id from resident join account using (account_id) where subject = 'resident1'",
+    )
+    .fetch_one(&city.db)
+    .await
+    .unwrap();
+    let fare = city.service("fare-capping").await;
+
+    let (status, offers) = call(&li, &city, "me/offers", &[]).await;
+    assert_eq!(status, 200, "{offers}");
+    let offer = offers.as_array().unwrap().iter().find(|o| o["service_id"] == fare.to_string()).unwrap();
+    assert_eq!((offer["required_scopes"].clone(), offer["granted"].clone()), (json!(["transit.trips"]), Value::Null));
+
+    // Bad input names the field; nothing is written.
+    let (status, err) = call(
+        &li,
+        &city,
+        "me/grants/issue",
+        &[("service_id", fare.to_string()), ("scopes[0]", "transit.trips".into()), ("valid_until", "next week".into())],
+    )
+    .await;
+    assert_eq!((status, err["Invalid"]["field"].as_str()), (400, Some("valid_until")), "{err}");
+    let (status, err) = call(
+        &li,
+        &city,
+        "me/grants/issue",
+        &[("service_id", fare.to_string()), ("scopes[0]", "residence.district".into()), ("valid_until", in_days(30))],
+    )
+    .await;
+    assert_eq!((status, err["Invalid"]["field"].as_str()), (400, Some("scopes")), "{err}");
+    assert!(err["Invalid"]["problem"].as_str().unwrap().contains("transit.trips"), "names the required scope: {err}");
+
+    // Grant both scopes; pending until cosigned, then active.
+    let (status, grant) = call(
+        &li,
+        &city,
+        "me/grants/issue",
+        &[
+            ("service_id", fare.to_string()),
+            ("scopes[0]", "transit.trips".into()),
+            ("scopes[1]", "residence.district".into()),
+            ("valid_until", in_days(30)),
+        ],
+    )
+    .await;
+    assert_eq!((status, grant["state"].as_str()), (200, Some("pending")), "{grant}");
+    let grant_id = grant["grant_id"].as_str().unwrap().to_owned();
+    city.settle().await;
+    let (_, grants) = call(&li, &city, "me/grants", &[]).await;
+    assert_eq!(grants[0]["state"], "active");
+
+    // The agency reads; the resident sees the receipt, filterable, with a proof once cosigned.
+    let token = city.transit_token().await;
+    let ask = json!({"pseudonym": city.pseudonym(resident, fare), "scopes": ["transit.trips"]});
+    assert_eq!(city.api_post(&token, &format!("/api/v1/services/{fare}/reads"), &ask).await.0, 200);
+    city.settle().await;
+    let (status, receipts) = call(&li, &city, "me/receipts", &[("agency_id", "transit-authority".into())]).await;
+    assert_eq!(status, 200, "{receipts}");
+    let receipts = receipts.as_array().unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0]["reader"], "transit-authority/client/agency-transit");
+    assert_eq!(receipts[0]["grant_id"], grant_id.as_str());
+    let (_, none) = call(&li, &city, "me/receipts", &[("scope", "residence.district".into())]).await;
+    assert_eq!(none.as_array().unwrap().len(), 0, "filtered by scope");
+    let index = receipts[0]["leaf_index"].as_i64().expect("sequenced");
+    let bundle =
+        reqwest::get(format!("{}/ledger/bundle/{index}", city.portal.url)).await.unwrap().text().await.unwrap();
+    let policy = city.portal.state.ledger.policy.clone().unwrap();
+    chain::verify_bundle(&chain::ProofBundle::from_json(&bundle).unwrap(), &policy, server::ledger::unix_now())
+        .unwrap();
+
+    // Own data: no grant, no receipt.
+    let (status, data) = call(&li, &city, "me/data", &[("scopes[0]", "residence.district".into())]).await;
+    assert_eq!(status, 200, "{data}");
+    let data: Value = serde_json::from_str(data.as_str().unwrap()).unwrap();
+    assert_eq!(data["residence.district"]["kind"], "predicate");
+    let receipts_now: i64 =
+        sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&city.db).await.unwrap();
+    assert_eq!(receipts_now, 1);
+
+    // Narrow, then extend, then revoke: each replaces or ends the grant, history kept.
+    let (status, narrowed) =
+        call(&li, &city, "me/grants/narrow", &[("grant_id", grant_id.clone()), ("scopes[0]", "transit.trips".into())])
+            .await;
+    let narrowed_id = narrowed["grant_id"].as_str().unwrap_or_else(|| panic!("{status} {narrowed}")).to_owned();
+    assert_eq!(narrowed["scopes"], json!(["transit.trips"]));
+    let (status, extended) =
+        call(&li, &city, "me/grants/extend", &[("grant_id", narrowed_id.clone()), ("valid_until", in_days(60))]).await;
+    assert_eq!(status, 200, "{extended}");
+    let (status, err) =
+        call(&li, &city, "me/grants/extend", &[("grant_id", grant_id.clone()), ("valid_until", in_days(90))]).await;
+    assert_eq!((status, err.get("Conflict").is_some()), (409, true), "a replaced grant cannot change: {err}");
+    let extended_id = extended["grant_id"].as_str().unwrap().to_owned();
+    let (status, revoked) = call(&li, &city, "me/grants/revoke", &[("grant_id", extended_id.clone())]).await;
+    assert_eq!((status, revoked["state"].as_str()), (200, Some("revoked")));
+    let (_, history) = call(&li, &city, "me/grants", &[]).await;
+    let states: Vec<&str> = history.as_array().unwrap().iter().map(|g| g["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["revoked", "replaced", "replaced"]);
+    let (status, body) = city.api_post(&token, &format!("/api/v1/services/{fare}/reads"), &ask).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("revoked")));
+
+    // Nobody else reaches any of it.
+    let maria = browser();
+    sign_in(&maria, &city.portal, "resident2").await;
+    let staff = browser();
+    sign_in(&staff, &city.portal, "staff1").await;
+    let anonymous = browser();
+    let own_calls: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("me/grants", vec![]),
+        ("me/receipts", vec![]),
+        ("me/offers", vec![]),
+        ("me/data", vec![("scopes[0]", "transit.trips".into())]),
+        ("me/grants/revoke", vec![("grant_id", extended_id.clone())]),
+        ("me/grants/extend", vec![("grant_id", extended_id.clone()), ("valid_until", in_days(99))]),
+        ("me/grants/narrow", vec![("grant_id", extended_id.clone()), ("valid_until", in_days(1))]),
+    ];
+    for (name, form) in &own_calls {
+        let (status, body) = call(&anonymous, &city, name, form).await;
+        assert_eq!(status, 401, "anonymous {name}: {body}");
+        let (status, body) = call(&staff, &city, name, form).await;
+        assert_eq!(status, 403, "staff {name}: {body}");
+        let (status, body) = call(&maria, &city, name, form).await;
+        let text = body.to_string();
+        assert!(!text.contains(&grant_id) && !text.contains(&resident.to_string()), "resident2 {name}: {text}");
+        if name.starts_with("me/grants/") {
+            assert_eq!(status, 404, "resident2 {name}: {body}");
+        } else {
+            assert_eq!(status, 200, "resident2 {name}: {body}");
+        }
+    }
+    let (_, maria_grants) = call(&maria, &city, "me/grants", &[]).await;
+    assert_eq!(maria_grants, json!([]));
+    let (_, maria_receipts) = call(&maria, &city, "me/receipts", &[]).await;
+    assert_eq!(maria_receipts, json!([]));
+    city.shutdown().await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_demo_residents_are_seeded_once_and_their_grants_pass_the_gate(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let key = city.portal.state.pseudonyms.clone();
+    let issuer = city.portal.idp.issuer.clone();
+    assert_eq!(server::seed::seed_residents(&city.db, &issuer, &key).await.unwrap(), 2);
+    assert_eq!(server::seed::seed_residents(&city.db, &issuer, &key).await.unwrap(), 0, "idempotent");
+    city.settle().await;
+
+    // resident1 signs in to the account the seed created: same resident, same grants.
+    let li = browser();
+    sign_in(&li, &city.portal, "resident1").await;
+    let (_, grants) = call(&li, &city, "me/grants", &[]).await;
+    let states: Vec<&str> = grants.as_array().unwrap().iter().map(|g| g["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["active", "active"], "{grants}");
+
+    let token = city.transit_token().await;
+    let fare = city.service("fare-capping").await;
+    let (_, listed) = city.api_get(&token, &format!("/api/v1/services/{fare}/grants")).await;
+    let pseudonym = listed[0]["pseudonym"].as_str().unwrap();
+    let (status, body) = city
+        .api_post(
+            &token,
+            &format!("/api/v1/services/{fare}/reads"),
+            &json!({"pseudonym": pseudonym, "scopes": ["transit.trips", "residence.district"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["residence.district"]["value"], "harbor");
+    assert!(body["data"]["transit.trips"]["records"].as_array().unwrap().len() > 20);
+    city.shutdown().await;
+}
