@@ -58,6 +58,7 @@ const ACCOUNTS = new Map(Object.entries({
   resident2: { name: 'Maria Santos', locale: 'en', roles: ['resident'] },
   staff1: { name: 'Chen Jing', locale: 'en', roles: ['agency_staff'], agency: 'transit-authority' },
   admin1: { name: 'Ada Admin', locale: 'en', roles: ['agency_staff', 'admin'], agency: 'transit-authority' },
+  staff2: { name: 'Zhang Min', locale: 'zh-CN', roles: ['agency_staff'], agency: 'health-department' },
 }).map(([username, a]) => [username, { username, password: 'password', ...a }]));
 
 function accountClaims(account) {

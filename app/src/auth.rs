@@ -10,6 +10,10 @@ pub const SESSION_USER_KEY: &str = "user";
 /// agency console).
 pub const ROLE_RESIDENT: &str = "resident";
 
+/// The role of agency staff (the console); their agency comes from the provider's `agency`
+/// claim (configurable with `--oidc-agency-claim`).
+pub const ROLE_AGENCY_STAFF: &str = "agency_staff";
+
 /// The signed-in person. Lives only in the server-side session store; the browser holds an
 /// opaque session id.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,6 +23,9 @@ pub struct SessionUser {
     pub resident_id: Option<Uuid>,
     pub name: String,
     pub roles: Vec<String>,
+    /// For agency staff: the agency they work for, as the provider asserted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency_id: Option<String>,
     /// Kept for the `id_token_hint` of RP-initiated logout; never sent to the browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,

@@ -4,9 +4,11 @@
 //! bodies), and with `hydrate` into the WebAssembly bundle that makes the same pages
 //! interactive in the browser. Server-only code lives behind `#[cfg(feature = "ssr")]`.
 
+pub mod agency;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod error;
 pub mod pages;
 pub mod resident;
 

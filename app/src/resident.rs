@@ -8,37 +8,10 @@
 //! within that resident's rows, so another resident's grant is simply "not found".
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::JsonEncoding;
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// What can go wrong, as the pages see it. `Invalid` names the field like the API does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum AppError {
-    #[error("please sign in")]
-    Unauthorized,
-    #[error("only residents have grants")]
-    NotResident,
-    #[error("no such {0}")]
-    NotFound(String),
-    #[error("{field}: {problem}")]
-    Invalid { field: String, problem: String },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("something went wrong; please try again")]
-    Internal,
-    #[error("{0}")]
-    ServerFn(ServerFnErrorErr),
-}
-
-impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
-
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::ServerFn(value)
-    }
-}
+pub use crate::error::AppError;
 
 /// A grant as the resident sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +190,8 @@ pub mod ssr {
     use time::OffsetDateTime;
     use uuid::Uuid;
 
+    pub use crate::error::ssr::{fail, parse_time};
+
     use super::{AppError, GrantView, OfferView, ReceiptFilter, ReceiptView, ScopeView};
 
     /// What the server crate provides for the resident's side. Implemented there (it owns the
@@ -260,51 +235,15 @@ pub mod ssr {
         })
     }
 
-    /// Sets the response status a JSON client sees for an error.
-    fn status(e: AppError) -> AppError {
-        use http::StatusCode;
-        let code = match &e {
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::NotResident => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Internal | AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
-            opts.set_status(code);
-        }
-        e
-    }
-
     /// The signed-in resident's id, or the reason there is none.
     ///
     /// # Errors
     /// [`AppError::Unauthorized`] when signed out, [`AppError::NotResident`] for staff accounts.
     pub async fn resident() -> Result<Uuid, AppError> {
-        let user = crate::api::ssr::session_user().await.map_err(|_| status(AppError::Internal))?;
+        let user = crate::api::ssr::session_user().await.map_err(|_| fail(AppError::Internal))?;
         match user {
-            None => Err(status(AppError::Unauthorized)),
-            Some(u) => u.resident_id.ok_or_else(|| status(AppError::NotResident)),
+            None => Err(fail(AppError::Unauthorized)),
+            Some(u) => u.resident_id.ok_or_else(|| fail(AppError::NotResident)),
         }
-    }
-
-    /// Parses an RFC 3339 time from a form, naming the field when it is malformed.
-    ///
-    /// # Errors
-    /// [`AppError::Invalid`].
-    pub fn parse_time(field: &str, value: &str) -> Result<OffsetDateTime, AppError> {
-        OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc3339).map_err(|_| {
-            status(AppError::Invalid {
-                field: field.to_owned(),
-                problem: "use a date and time like 2026-12-31T00:00:00Z".to_owned(),
-            })
-        })
-    }
-
-    /// For the server crate: an error with the right response status.
-    #[must_use]
-    pub fn fail(e: AppError) -> AppError {
-        status(e)
     }
 }

@@ -13,7 +13,7 @@
 //! Which claim holds the roles is configuration (`--oidc-roles-claim`), so Keycloak, Azure AD
 //! or a national eID can be used without code changes.
 
-use app::auth::{ROLE_RESIDENT, SESSION_USER_KEY, SessionUser};
+use app::auth::{ROLE_AGENCY_STAFF, ROLE_RESIDENT, SESSION_USER_KEY, SessionUser};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -61,6 +61,7 @@ pub struct Oidc {
     end_session_url: Option<url::Url>,
     scopes: Vec<String>,
     roles_claim: String,
+    agency_claim: String,
     issuer: String,
     jwks_uri: url::Url,
     post_logout_redirect: url::Url,
@@ -94,6 +95,7 @@ impl Oidc {
             end_session_url,
             scopes: config.oidc.scopes.clone(),
             roles_claim: config.oidc.roles_claim.clone(),
+            agency_claim: config.oidc.agency_claim.clone(),
             issuer: config.oidc.issuer.clone(),
             jwks_uri,
             post_logout_redirect: config.public_url.clone(),
@@ -280,7 +282,18 @@ async fn callback(
         [&userinfo_json, &id_payload].into_iter().find_map(|v| v.get(key).and_then(Value::as_str)).map(str::to_owned)
     };
     let display_name = pick("name").or_else(|| pick("preferred_username")).unwrap_or_else(|| subject.clone());
-    let profile = Profile { subject, display_name, email: pick("email"), locale: pick("locale"), roles };
+    // Only staff work for an agency; an agency claim on anyone else is ignored.
+    // A value that cannot be an agency id is dropped (the console then refuses the account)
+    // rather than failing the sign-in.
+    let agency = pick(&oidc.agency_claim).filter(|_| roles.iter().any(|r| r == ROLE_AGENCY_STAFF)).filter(|a| {
+        let ok =
+            (2..=40).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            tracing::warn!(claim = %oidc.agency_claim, "ignoring a malformed agency claim");
+        }
+        ok
+    });
+    let profile = Profile { subject, display_name, email: pick("email"), locale: pick("locale"), roles, agency };
 
     let user = record_login(&state.db, &oidc.issuer, &profile).await?;
 
@@ -299,6 +312,7 @@ struct Profile {
     email: Option<String>,
     locale: Option<String>,
     roles: Vec<String>,
+    agency: Option<String>,
 }
 
 /// Creates or refreshes the account, and on a resident's first login their resident record,
@@ -308,13 +322,14 @@ async fn record_login(db: &PgPool, issuer: &str, p: &Profile) -> Result<SessionU
     let account_id = sqlx::query_scalar!(
         // language=PostgreSQL
         r#"
-        insert into account (issuer, subject, display_name, email, locale, roles, last_login_at)
-        values ($1, $2, $3, $4, $5, $6, now())
+        insert into account (issuer, subject, display_name, email, locale, roles, agency_id, last_login_at)
+        values ($1, $2, $3, $4, $5, $6, $7, now())
         on conflict on constraint account_issuer_subject_key do update
             set display_name  = excluded.display_name,
                 email         = excluded.email,
                 locale        = excluded.locale,
                 roles         = excluded.roles,
+                agency_id     = excluded.agency_id,
                 last_login_at = now()
         returning account_id
         "#,
@@ -324,6 +339,7 @@ async fn record_login(db: &PgPool, issuer: &str, p: &Profile) -> Result<SessionU
         p.email,
         p.locale,
         &p.roles,
+        p.agency,
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -357,6 +373,7 @@ async fn record_login(db: &PgPool, issuer: &str, p: &Profile) -> Result<SessionU
         resident_id,
         name: p.display_name.clone(),
         roles: if p.roles.is_empty() { vec![ROLE_RESIDENT.to_owned()] } else { p.roles.clone() },
+        agency_id: p.agency.clone(),
         id_token: None,
     })
 }

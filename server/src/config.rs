@@ -72,6 +72,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ONECITY_OIDC_ROLES_CLAIM", default_value = "roles")]
     pub oidc_roles_claim: String,
 
+    /// The claim (ID token or userinfo) naming the agency an `agency_staff` account works
+    /// for; its value must be the agency's id in the city (e.g. `transit-authority`).
+    #[arg(long, env = "ONECITY_OIDC_AGENCY_CLAIM", default_value = "agency")]
+    pub oidc_agency_claim: String,
+
     /// Send session cookies only over HTTPS. Required (true) in prod; dev defaults to false
     /// because the embedded stack runs on plain http://localhost.
     #[arg(long, env = "ONECITY_COOKIE_SECURE")]
@@ -173,6 +178,7 @@ pub struct OidcConfig {
     pub client_secret: SecretString,
     pub scopes: Vec<String>,
     pub roles_claim: String,
+    pub agency_claim: String,
 }
 
 /// A setting that is required in the chosen profile but was not given.
@@ -366,6 +372,7 @@ impl ServeArgs {
                 client_secret: client_secret.into(),
                 scopes,
                 roles_claim: self.oidc_roles_claim,
+                agency_claim: self.oidc_agency_claim,
             },
             cookie_secure,
             session_idle_minutes: self.session_idle_minutes,

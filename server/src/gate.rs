@@ -125,6 +125,15 @@ pub struct Released {
     pub data: BTreeMap<String, ScopeData>,
 }
 
+/// A read that passed steps 1–4, ready for its receipt.
+pub struct Checked {
+    grant: GrantRow,
+    grant_id: GrantId,
+    scopes: Vec<String>,
+    range: (OffsetDateTime, OffsetDateTime, i64),
+    now: OffsetDateTime,
+}
+
 /// A quorum checkpoint verified once: signatures, quorum, and its closing status.root entry.
 struct Verified {
     checkpoint: Checkpoint,
@@ -177,12 +186,27 @@ impl Gate {
     /// [`GateError::Denied`] with its reason; [`GateError::Invalid`] for a malformed range;
     /// [`GateError::Internal`] for storage failures (no data and no receipt then).
     pub async fn read(&self, db: &PgPool, reader: &Reader, req: &ReadRequest) -> Result<Released, GateError> {
+        let mut conn = db.acquire().await?;
+        let checked = self.check(&mut conn, reader, req).await?;
+        self.release(&mut conn, reader, req, checked).await
+    }
+
+    /// Steps 1–4: everything up to (not including) the receipt. A separate function so the
+    /// benchmark can time the checks alone; callers that want data use [`Gate::read`].
+    ///
+    /// # Errors
+    /// As [`Gate::read`].
+    pub async fn check(
+        &self,
+        conn: &mut PgConnection,
+        reader: &Reader,
+        req: &ReadRequest,
+    ) -> Result<Checked, GateError> {
         let range = req.range.resolve().map_err(|(field, problem)| GateError::Invalid { field, problem })?;
         let scopes = chain::leaf::canonical_scopes(req.scopes.iter().cloned());
         if scopes.is_empty() {
             return Err(GateError::Invalid { field: "scopes", problem: "ask for at least one scope".into() });
         }
-        let mut conn = db.acquire().await?;
         // 1. The newest grant of this pseudonym at this service, read fresh.
         let g = sqlx::query_as!(
             GrantRow,
@@ -230,7 +254,7 @@ impl Gate {
         let leaf = match leaf {
             Ok(l) => l,
             Err(e) => {
-                return Err(self.integrity(&mut conn, g.data_grant_id, &format!("row cannot be encoded: {e}")).await);
+                return Err(self.integrity(conn, g.data_grant_id, &format!("row cannot be encoded: {e}")).await);
             }
         };
 
@@ -239,8 +263,8 @@ impl Gate {
             return Err(deny(DenyReason::Pending, "the grant is not yet in a quorum-cosigned checkpoint"));
         };
         let index = u64::try_from(index).context("negative leaf index")?;
-        let verified = self.verified_checkpoint(&mut conn, u64::try_from(g.quorum_size)?).await?;
-        let (path, (status, map_proof)) = self.proofs(&mut conn, &verified, index, grant_id).await?;
+        let verified = self.verified_checkpoint(conn, u64::try_from(g.quorum_size)?).await?;
+        let (path, (status, map_proof)) = self.proofs(conn, &verified, index, grant_id).await?;
         let now = OffsetDateTime::now_utc();
         let status_proof = StatusProof { entry: verified.status_entry.clone(), status, map_proof };
         let checked = chain::bundle::verify_entry(
@@ -251,11 +275,9 @@ impl Gate {
         );
         let verdict = match checked {
             Ok((_, Some(v))) => v,
-            Ok((_, None)) => return Err(self.integrity(&mut conn, g.data_grant_id, "no status verdict").await),
+            Ok((_, None)) => return Err(self.integrity(conn, g.data_grant_id, "no status verdict").await),
             Err(e) => {
-                return Err(self
-                    .integrity(&mut conn, g.data_grant_id, &format!("does not match the ledger: {e}"))
-                    .await);
+                return Err(self.integrity(conn, g.data_grant_id, &format!("does not match the ledger: {e}")).await);
             }
         };
         match verdict.status {
@@ -265,11 +287,11 @@ impl Gate {
                 // and tell the operators.
                 let detail =
                     format!("grant {}: revoked in the cosigned status map but not in the database", g.data_grant_id);
-                crate::ledger::raise_alarm(&mut conn, "grant_revocation_missing", &detail).await?;
+                crate::ledger::raise_alarm(conn, "grant_revocation_missing", &detail).await?;
                 return Err(deny(DenyReason::Revoked, "the resident revoked this grant"));
             }
             None => {
-                return Err(self.integrity(&mut conn, g.data_grant_id, "absent from the cosigned status map").await);
+                return Err(self.integrity(conn, g.data_grant_id, "absent from the cosigned status map").await);
             }
         }
 
@@ -284,8 +306,17 @@ impl Gate {
                 format!("not granted: {}; granted: {}", missing.join(", "), g.scopes.join(", ")),
             ));
         }
+        Ok(Checked { grant: g, grant_id, scopes, range, now })
+    }
 
-        // 5. Receipt, then query, one transaction; data leaves only after the commit.
+    /// Step 5: receipt, then query, one transaction; data leaves only after the commit.
+    async fn release(
+        &self,
+        conn: &mut PgConnection,
+        reader: &Reader,
+        req: &ReadRequest,
+        Checked { grant: g, grant_id, scopes, range, now }: Checked,
+    ) -> Result<Released, GateError> {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // FOR UPDATE also blocks a concurrent revocation's foreign-key check until we commit,
         // and makes us see one that committed first: revocation always wins the race.

@@ -2,6 +2,7 @@
 //! around the Leptos app. `main.rs` only parses the command line and calls in here, so
 //! integration tests can build the same router with their own database and provider.
 
+pub mod agency;
 pub mod api;
 pub mod auth;
 pub mod config;

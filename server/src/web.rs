@@ -97,9 +97,12 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         let csp = CspTemplate(page_csp(&state));
         let residents: Arc<dyn app::resident::ssr::Residents> =
             Arc::new(crate::resident::ResidentService::new(state.db.clone(), state.pseudonyms.clone()));
+        let agencies: Arc<dyn app::agency::ssr::Agencies> =
+            Arc::new(crate::agency::AgencyConsole::new(state.db.clone(), state.gate.clone()));
         move || {
             provide_context(db.clone());
             provide_context(residents.clone());
+            provide_context(agencies.clone());
             provide_context(csp.clone());
             leptos::nonce::provide_nonce();
         }

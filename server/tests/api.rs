@@ -47,6 +47,7 @@ async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
         ("GET", format!("/api/v1/services/{fare}/grants")),
         ("POST", format!("/api/v1/services/{fare}/reads")),
         ("POST", format!("/api/v1/services/{fare}/versions")),
+        ("POST", format!("/api/v1/services/{fare}/withdraw")),
         ("GET", format!("/api/v1/receipts/{receipt}/bundle")),
     ];
     let version = json!({"name_en": "x", "name_zh": "x", "category": "x", "purpose": "widen", "required_scopes": ["property.titles"],
@@ -91,6 +92,12 @@ async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
         .await
         .unwrap();
     assert_eq!(versions, 1);
+    let status: String = sqlx::query_scalar("select status from service where service_id = $1")
+        .bind(fare)
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "published", "nobody else withdrew it");
     let receipts: i64 = sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&city.db).await.unwrap();
     assert_eq!(receipts, 1);
 
@@ -191,6 +198,7 @@ async fn the_openapi_document_describes_every_endpoint_and_error(_p: PgPoolOptio
     for p in [
         "/api/v1/services",
         "/api/v1/services/{service_id}/versions",
+        "/api/v1/services/{service_id}/withdraw",
         "/api/v1/services/{service_id}/grants",
         "/api/v1/services/{service_id}/reads",
         "/api/v1/receipts/{receipt_id}/bundle",

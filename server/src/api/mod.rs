@@ -28,10 +28,11 @@ use uuid::Uuid;
 
 use self::token::{AgencyClient, SCOPE_PUBLISH, SCOPE_READ, TokenError, TokenVerifier};
 use crate::AppState;
-use crate::gate::{DenyReason, GateError, ReadRequest, Reader};
-use crate::grants::GrantState;
-use crate::records::{Range, ScopeData};
-use crate::services::{AccessMode, NewVersion, ServiceError};
+use crate::agency::{self, AgencyError, ReadResult};
+use crate::gate::{DenyReason, GateError, Reader};
+use crate::records::Range;
+use crate::services::ServiceError;
+use app::agency::{AgencyGrantView, PublishedView, ServiceView, VersionInput};
 
 /// Largest request body the API accepts.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -133,6 +134,18 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl From<AgencyError> for ApiError {
+    fn from(e: AgencyError) -> Self {
+        match e {
+            AgencyError::NotFound(what) => Self::not_found(what),
+            AgencyError::Invalid { field, problem } => Self::invalid(field, problem),
+            AgencyError::Gate(e) => e.into(),
+            AgencyError::Service(e) => e.into(),
+            AgencyError::Database(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
@@ -205,61 +218,8 @@ fn require(client: &AgencyClient, scope: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The catalogue's key shape (`migrations`: `scope.scope_key`): lowercase dotted words.
-fn is_scope_key(s: &str) -> bool {
-    let mut parts = s.split('.');
-    let first_ok = parts.next().is_some_and(|p| p.starts_with(|c: char| c.is_ascii_lowercase()));
-    let word = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    s.len() <= chain::leaf::MAX_SCOPE && first_ok && s.contains('.') && s.split('.').all(word)
-}
-
-/// The service, if it belongs to the client's agency (else "not found").
-async fn own_service(state: &AppState, client: &AgencyClient, service_id: Uuid) -> Result<(), ApiError> {
-    let owner = sqlx::query_scalar!("select agency_id from service where service_id = $1", service_id)
-        .fetch_optional(&state.db)
-        .await?;
-    match owner {
-        Some(a) if a == client.agency_id => Ok(()),
-        _ => Err(ApiError::not_found("service")),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Services
-
-/// A published version of a service.
-#[derive(Serialize, ToSchema)]
-pub struct VersionView {
-    pub version: i32,
-    pub name_en: String,
-    pub name_zh: String,
-    pub description_en: String,
-    pub description_zh: String,
-    pub category: String,
-    pub purpose: String,
-    pub required_scopes: Vec<String>,
-    pub optional_scopes: Vec<String>,
-    pub retention_days: i32,
-    pub districts: Vec<String>,
-    /// `one_off`, `recurring` or `ongoing`.
-    pub access_mode: String,
-    pub max_reads_per_day: Option<i32>,
-    /// Hex leaf hash of the version's `service.published` ledger entry.
-    pub leaf_hash: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub published_at: OffsetDateTime,
-}
-
-/// A service of the agency and all its versions, oldest first.
-#[derive(Serialize, ToSchema)]
-pub struct ServiceView {
-    pub service_id: Uuid,
-    pub slug: String,
-    /// `draft`, `published` or `withdrawn`.
-    pub status: String,
-    pub versions: Vec<VersionView>,
-}
 
 /// Lists the agency's services and their versions.
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", security(("bearer" = [])),
@@ -270,54 +230,7 @@ async fn list_services(
     State(state): State<AppState>,
     client: AgencyClient,
 ) -> Result<Json<Vec<ServiceView>>, ApiError> {
-    let services = sqlx::query!(
-        "select service_id, slug, status from service where agency_id = $1 order by slug",
-        client.agency_id
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let ids: Vec<Uuid> = services.iter().map(|s| s.service_id).collect();
-    let versions = sqlx::query!(
-        // language=PostgreSQL
-        r#"select service_id, version, name_en, name_zh, description_en, description_zh, category, purpose,
-                  required_scopes, optional_scopes, retention_days, districts, access_mode, max_reads_per_day,
-                  leaf_hash, published_at
-           from service_version where service_id = any($1) order by service_id, version"#,
-        &ids
-    )
-    .fetch_all(&state.db)
-    .await?;
-    Ok(Json(
-        services
-            .into_iter()
-            .map(|s| ServiceView {
-                versions: versions
-                    .iter()
-                    .filter(|v| v.service_id == s.service_id)
-                    .map(|v| VersionView {
-                        version: v.version,
-                        name_en: v.name_en.clone(),
-                        name_zh: v.name_zh.clone(),
-                        description_en: v.description_en.clone(),
-                        description_zh: v.description_zh.clone(),
-                        category: v.category.clone(),
-                        purpose: v.purpose.clone(),
-                        required_scopes: v.required_scopes.clone(),
-                        optional_scopes: v.optional_scopes.clone(),
-                        retention_days: v.retention_days,
-                        districts: v.districts.clone(),
-                        access_mode: v.access_mode.clone(),
-                        max_reads_per_day: v.max_reads_per_day,
-                        leaf_hash: hex::encode(&v.leaf_hash),
-                        published_at: v.published_at,
-                    })
-                    .collect(),
-                service_id: s.service_id,
-                slug: s.slug,
-                status: s.status,
-            })
-            .collect(),
-    ))
+    Ok(Json(agency::services(&state.db, &client.agency_id).await?))
 }
 
 /// A new service (a draft until its first version is published).
@@ -348,73 +261,8 @@ async fn create_service(
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     require(&client, SCOPE_PUBLISH)?;
     let Json(input) = body?;
-    let service_id = crate::services::create_service(&state.db, &client.agency_id, &input.slug).await?;
+    let service_id = agency::create_service(&state.db, &client.agency_id, &input.slug).await?;
     Ok((StatusCode::CREATED, Json(Created { service_id })))
-}
-
-/// What a new version declares. Every field is required except where a default is given.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VersionInput {
-    pub name_en: String,
-    pub name_zh: String,
-    #[serde(default)]
-    pub description_en: String,
-    #[serde(default)]
-    pub description_zh: String,
-    pub category: String,
-    /// What the data is used for, shown to residents and copied into every grant.
-    pub purpose: String,
-    pub required_scopes: Vec<String>,
-    #[serde(default)]
-    pub optional_scopes: Vec<String>,
-    pub retention_days: u32,
-    #[serde(default)]
-    pub districts: Vec<String>,
-    /// `one_off`, `recurring` (with `max_reads_per_day`) or `ongoing`.
-    pub access_mode: String,
-    #[serde(default)]
-    pub max_reads_per_day: Option<u32>,
-}
-
-impl VersionInput {
-    fn into_new_version(self) -> Result<NewVersion, ApiError> {
-        let access_mode = match (self.access_mode.as_str(), self.max_reads_per_day) {
-            ("one_off", None) => AccessMode::OneOff,
-            ("ongoing", None) => AccessMode::Ongoing,
-            ("recurring", Some(n)) => AccessMode::Recurring { max_reads_per_day: n },
-            ("recurring", None) => return Err(ApiError::invalid("max_reads_per_day", "required for recurring access")),
-            ("one_off" | "ongoing", Some(_)) => {
-                return Err(ApiError::invalid("max_reads_per_day", "only recurring access has a daily limit"));
-            }
-            (other, _) => {
-                return Err(ApiError::invalid(
-                    "access_mode",
-                    format!("{other:?} is not one of one_off, recurring, ongoing"),
-                ));
-            }
-        };
-        Ok(NewVersion {
-            name_en: self.name_en,
-            name_zh: self.name_zh,
-            description_en: self.description_en,
-            description_zh: self.description_zh,
-            category: self.category,
-            purpose: self.purpose,
-            required_scopes: self.required_scopes,
-            optional_scopes: self.optional_scopes,
-            retention_days: self.retention_days,
-            districts: self.districts,
-            access_mode,
-        })
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PublishedView {
-    pub version: i32,
-    pub ledger_entry_id: i64,
-    pub leaf_hash: String,
 }
 
 /// Publishes the next version of a service (a `service.published` ledger entry).
@@ -433,71 +281,45 @@ async fn publish_version(
 ) -> Result<(StatusCode, Json<PublishedView>), ApiError> {
     require(&client, SCOPE_PUBLISH)?;
     let Path(service_id) = path?;
-    own_service(&state, &client, service_id).await?;
     let Json(input) = body?;
-    let p = crate::services::publish_version(&state.db, service_id, &input.into_new_version()?).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PublishedView { version: p.version, ledger_entry_id: p.ledger_entry_id, leaf_hash: p.leaf_hash.to_hex() }),
-    ))
+    Ok((StatusCode::CREATED, Json(agency::publish(&state.db, &client.agency_id, service_id, input).await?)))
+}
+
+/// Withdraws a service: residents can no longer grant it; existing grants keep their version.
+#[utoipa::path(post, path = "/api/v1/services/{service_id}/withdraw", tag = "services", security(("bearer" = [])),
+    params(("service_id" = Uuid, Path)),
+    responses((status = 204, description = "withdrawn"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "needs agency.publish"),
+              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn withdraw_service(
+    State(state): State<AppState>,
+    client: AgencyClient,
+    path: Result<Path<Uuid>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    require(&client, SCOPE_PUBLISH)?;
+    let Path(service_id) = path?;
+    agency::withdraw(&state.db, &client.agency_id, service_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Grants and reads
 
-/// A resident's grant as the agency sees it: under the service's pseudonym only.
-#[derive(Serialize, ToSchema)]
-pub struct GrantView {
-    /// The resident's pseudonym at this service (64 hex digits).
-    pub pseudonym: String,
-    pub version: i32,
-    pub scopes: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub valid_until: OffsetDateTime,
-    pub state: GrantState,
-}
-
 /// Lists the pseudonyms that currently grant this service (pending, active or expired;
 /// revoked grants are gone).
 #[utoipa::path(get, path = "/api/v1/services/{service_id}/grants", tag = "grants", security(("bearer" = [])),
     params(("service_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<GrantView>), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Vec<AgencyGrantView>), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "needs agency.read"), (status = 404, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
 async fn list_grants(
     State(state): State<AppState>,
     client: AgencyClient,
     path: Result<Path<Uuid>, PathRejection>,
-) -> Result<Json<Vec<GrantView>>, ApiError> {
+) -> Result<Json<Vec<AgencyGrantView>>, ApiError> {
     require(&client, SCOPE_READ)?;
     let Path(service_id) = path?;
-    own_service(&state, &client, service_id).await?;
-    let mut conn = state.db.acquire().await?;
-    let quorum = crate::grants::quorum_size(&mut conn).await?;
-    let rows = sqlx::query!(
-        // language=PostgreSQL
-        r#"select g.pseudonym, g.version, g.scopes, g.valid_until, e.leaf_index as "leaf_index?"
-           from data_grant g join ledger_entry e on e.ledger_entry_id = g.issued_entry_id
-           where g.service_id = $1
-             and not exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id)
-           order by g.created_at, g.data_grant_id"#,
-        service_id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let now = OffsetDateTime::now_utc();
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| GrantView {
-                pseudonym: hex::encode(&r.pseudonym),
-                version: r.version,
-                state: crate::grants::state_of(None, r.leaf_index, quorum, r.valid_until, now),
-                scopes: r.scopes,
-                valid_until: r.valid_until,
-            })
-            .collect(),
-    ))
+    Ok(Json(agency::grants(&state.db, &client.agency_id, service_id).await?))
 }
 
 /// A read of one resident's data.
@@ -521,18 +343,6 @@ pub struct ReadInput {
     pub limit: Option<u32>,
 }
 
-/// The data the gate released, and the receipt written before it was.
-#[derive(Serialize, ToSchema)]
-pub struct ReadResult {
-    pub receipt_id: Uuid,
-    pub pseudonym: String,
-    pub scopes: Vec<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub read_at: OffsetDateTime,
-    pub data: std::collections::BTreeMap<String, ScopeData>,
-}
-
 /// Reads a resident's granted data through the gate. Writes an access receipt (visible to the
 /// resident, with a proof) before anything is returned.
 #[utoipa::path(post, path = "/api/v1/services/{service_id}/reads", tag = "grants", security(("bearer" = [])),
@@ -551,28 +361,12 @@ async fn read(
 ) -> Result<Json<ReadResult>, ApiError> {
     require(&client, SCOPE_READ)?;
     let Path(service_id) = path?;
-    own_service(&state, &client, service_id).await?;
     let Json(input) = body?;
-    let pseudonym = chain::Pseudonym::from_hex(&input.pseudonym)
-        .map_err(|_| ApiError::invalid("pseudonym", "must be 64 hex digits"))?;
-    if let Some(bad) = input.scopes.iter().find(|s| !is_scope_key(s)) {
-        return Err(ApiError::invalid("scopes", format!("{bad:?} is not a scope (e.g. transit.trips)")));
-    }
+    let range = Range { from: input.from, to: input.to, limit: input.limit };
     let reader = Reader { agency_id: client.agency_id.clone(), id: client.reader_id() };
-    let req = ReadRequest {
-        service_id,
-        pseudonym,
-        scopes: input.scopes,
-        range: Range { from: input.from, to: input.to, limit: input.limit },
-    };
-    let released = state.gate.read(&state.db, &reader, &req).await?;
-    Ok(Json(ReadResult {
-        receipt_id: released.receipt_id,
-        pseudonym: input.pseudonym.to_ascii_lowercase(),
-        scopes: released.scopes,
-        read_at: released.read_at,
-        data: released.data,
-    }))
+    let result =
+        agency::read(&state.db, &state.gate, &reader, service_id, &input.pseudonym, input.scopes, range).await?;
+    Ok(Json(result))
 }
 
 /// Fetches the proof bundle of one of the agency's receipts, once a quorum checkpoint covers it.
@@ -638,7 +432,7 @@ pub async fn bundle_response(state: &AppState, leaf_index: Option<i64>) -> Resul
          description = "Agency systems publish services and read residents' granted data through the gate. \
                         Authenticate with an OAuth2 client-credentials access token from the city's identity \
                         provider (scopes agency.read, agency.publish)."),
-    paths(list_services, create_service, publish_version, list_grants, read, receipt_bundle),
+    paths(list_services, create_service, publish_version, withdraw_service, list_grants, read, receipt_bundle),
     components(schemas(ErrorBody, DenyReason)),
     modifiers(&BearerAuth),
     tags((name = "services", description = "The agency's services and their immutable versions"),
@@ -674,6 +468,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/services", get(list_services).post(create_service))
         .route("/api/v1/services/{service_id}/versions", post(publish_version))
+        .route("/api/v1/services/{service_id}/withdraw", post(withdraw_service))
         .route("/api/v1/services/{service_id}/grants", get(list_grants))
         .route("/api/v1/services/{service_id}/reads", post(read))
         .route("/api/v1/receipts/{receipt_id}/bundle", get(receipt_bundle))
@@ -691,20 +486,4 @@ pub fn guard(oidc: &crate::auth::Oidc, config: &crate::config::Config) -> Arc<Ap
         config.api_audience.clone(),
     );
     Arc::new(ApiGuard::new(tokens, config.api_rate_per_minute))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_scope_key;
-
-    #[test]
-    fn scope_keys_are_lowercase_dotted_words() {
-        for ok in ["transit.trips", "identity.age_over_65", "a.b.c"] {
-            assert!(is_scope_key(ok), "{ok}");
-        }
-        for bad in ["Transit Trips", "transit", ".trips", "transit.", "transit..trips", "9.trips", "transit.Trips", ""]
-        {
-            assert!(!is_scope_key(bad), "{bad}");
-        }
-    }
 }

@@ -1,0 +1,84 @@
+//! The error every server function returns: what the pages can show and branch on. `Invalid`
+//! names the field like the agency API does; `Denied` carries the gate's reason.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("please sign in")]
+    Unauthorized,
+    #[error("only residents have grants")]
+    NotResident,
+    #[error("only agency staff use the console")]
+    NotStaff,
+    #[error("no such {0}")]
+    NotFound(String),
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// The gate refused a read: `reason` is `no_grant`, `pending`, `expired`, `revoked`,
+    /// `scope_not_granted`, `frequency_exceeded` or `integrity`.
+    #[error("{message}")]
+    Denied { reason: String, message: String },
+    #[error("something went wrong; please try again")]
+    Internal,
+    #[error("{0}")]
+    ServerFn(ServerFnErrorErr),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::ServerFn(value)
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use leptos::prelude::*;
+    use time::OffsetDateTime;
+
+    use super::AppError;
+
+    /// Sets the response status a JSON client sees for the error, and returns it.
+    #[must_use]
+    pub fn fail(e: AppError) -> AppError {
+        use http::StatusCode;
+        let code = match &e {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotResident | AppError::NotStaff | AppError::Denied { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal | AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(code);
+        }
+        e
+    }
+
+    /// Logs the detail, tells the client only that something failed.
+    #[must_use]
+    pub fn internal(e: impl std::fmt::Display) -> AppError {
+        tracing::error!(error = %e, "server function failed");
+        fail(AppError::Internal)
+    }
+
+    /// Parses an RFC 3339 time from a form, naming the field when it is malformed.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`].
+    pub fn parse_time(field: &str, value: &str) -> Result<OffsetDateTime, AppError> {
+        OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc3339).map_err(|_| {
+            fail(AppError::Invalid {
+                field: field.to_owned(),
+                problem: "use a date and time like 2026-12-31T00:00:00Z".to_owned(),
+            })
+        })
+    }
+}
