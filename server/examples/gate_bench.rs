@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     server::MIGRATOR.run(&db).await?;
     let settings = Arc::new(server::web::ledger_settings(&config)?);
     let key = Arc::new(server::pseudonym::PseudonymKey::load_or_create(&config.pseudonym_key_file)?);
-    let gate = Arc::new(Gate::new(settings.clone(), key.clone()));
+    let gate = Arc::new(Gate::new(&db, settings.clone(), key.clone()));
     println!("witnesses: {}, quorum {}", settings.witnesses.len(), settings.quorum());
 
     // 1. The city and its ledger.

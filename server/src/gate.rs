@@ -24,15 +24,17 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use chain::bundle::{EntryProof, StatusProof};
 use chain::note::Checkpoint;
+use chain::status::{MemoryStatusStore, StatusMap};
 use chain::{Event, GrantId, GrantStatus, Hash, MapProof, Pseudonym, SignedCheckpoint};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::ledger::LedgerSettings;
 use crate::ledger::bundle::entry_proof;
-use crate::ledger::store::{status_proof, with_stored_hashes};
+use crate::ledger::store::{extend_status_map, with_stored_hashes};
 use crate::pseudonym::PseudonymKey;
 use crate::records::{self, Range, ScopeData};
 
@@ -156,6 +158,20 @@ pub struct Gate {
     ledger: Arc<LedgerSettings>,
     key: Arc<PseudonymKey>,
     cache: Mutex<Cache>,
+    receipts: mpsc::Sender<ReceiptJob>,
+    status: tokio::sync::RwLock<StatusReplica>,
+}
+
+/// The grant-status map as persisted, kept in memory and extended version by version as quorum
+/// checkpoints name newer ones: a map proof is then computed without a database round trip.
+/// Its nodes come from the same tables a database-backed proof would read, and every proof is
+/// verified against the root bound into the cosigned checkpoint, so a tampered table can make
+/// the gate refuse (integrity) but never accept. Memory grows with the map's history, like the
+/// sequencer's own copy (pruning old versions is future work at city scale).
+struct StatusReplica {
+    map: StatusMap<MemoryStatusStore>,
+    /// The newest version loaded (`None` before the first load).
+    version: Option<u64>,
 }
 
 struct GrantRow {
@@ -175,9 +191,17 @@ struct GrantRow {
 }
 
 impl Gate {
+    /// The gate, and its receipt writer as a task on the current Tokio runtime.
     #[must_use]
-    pub fn new(ledger: Arc<LedgerSettings>, key: Arc<PseudonymKey>) -> Self {
-        Self { ledger, key, cache: Mutex::new(Cache::default()) }
+    pub fn new(db: &PgPool, ledger: Arc<LedgerSettings>, key: Arc<PseudonymKey>) -> Self {
+        let (receipts, jobs) = mpsc::channel(RECEIPT_QUEUE);
+        // The writer's own connections, so that it never waits behind requests for the pool.
+        let writer_db =
+            sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_lazy_with((*db.connect_options()).clone());
+        tokio::spawn(receipt_writer(writer_db, jobs));
+        let status =
+            tokio::sync::RwLock::new(StatusReplica { map: StatusMap::new(MemoryStatusStore::new()), version: None });
+        Self { ledger, key, cache: Mutex::new(Cache::default()), receipts, status }
     }
 
     /// Reads a resident's data for `reader` through every check above.
@@ -188,7 +212,7 @@ impl Gate {
     pub async fn read(&self, db: &PgPool, reader: &Reader, req: &ReadRequest) -> Result<Released, GateError> {
         let mut conn = db.acquire().await?;
         let checked = self.check(&mut conn, reader, req).await?;
-        self.release(&mut conn, reader, req, checked).await
+        self.release(conn, reader, req, checked).await
     }
 
     /// Steps 1–4: everything up to (not including) the receipt. A separate function so the
@@ -309,76 +333,54 @@ impl Gate {
         Ok(Checked { grant: g, grant_id, scopes, range, now })
     }
 
-    /// Step 5: receipt, then query, one transaction; data leaves only after the commit.
+    /// Step 5: the query restricted to the granted scopes, then the receipt, committed by the
+    /// receipt writer; the data is returned only once the receipt is durable. If the receipt is
+    /// refused at the last moment (a revocation or another read got in first), the data that
+    /// was read is dropped, never returned.
     async fn release(
         &self,
-        conn: &mut PgConnection,
+        mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
         reader: &Reader,
         req: &ReadRequest,
         Checked { grant: g, grant_id, scopes, range, now }: Checked,
     ) -> Result<Released, GateError> {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        // FOR UPDATE also blocks a concurrent revocation's foreign-key check until we commit,
-        // and makes us see one that committed first: revocation always wins the race.
-        let revoked = sqlx::query_scalar!(
-            r#"select exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id) as "r!"
-               from data_grant g where g.data_grant_id = $1 for update"#,
-            g.data_grant_id
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if revoked {
-            return Err(deny(DenyReason::Revoked, "the resident revoked this grant"));
-        }
+        let data = records::read(&mut conn, g.resident_id, &scopes, range).await?;
+        // Back to the pool before waiting for the writer: a pool full of waiting reads must
+        // never starve anything else.
+        drop(conn);
         let read_at = now.replace_nanosecond(0).unwrap_or(now);
-        let since = match (g.access_mode.as_str(), g.max_reads_per_day) {
-            ("one_off", _) => Some((OffsetDateTime::UNIX_EPOCH, 1)),
-            ("recurring", Some(n)) => Some((read_at - time::Duration::days(1), i64::from(n))),
+        let limit = match (g.access_mode.as_str(), g.max_reads_per_day) {
+            ("one_off", _) => Some(Limit { since: OffsetDateTime::UNIX_EPOCH, allowed: 1, one_off: true }),
+            ("recurring", Some(n)) => {
+                Some(Limit { since: read_at - time::Duration::days(1), allowed: i64::from(n), one_off: false })
+            }
             _ => None,
         };
-        if let Some((since, allowed)) = since {
-            let used: i64 = sqlx::query_scalar!(
-                r#"select count(*) as "n!" from access_receipt where data_grant_id = $1 and read_at > $2"#,
-                g.data_grant_id,
-                since
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if used >= allowed {
-                let what = if g.access_mode == "one_off" {
-                    "this one-off grant has been used".to_owned()
-                } else {
-                    format!("at most {allowed} reads per 24 hours")
-                };
-                return Err(deny(DenyReason::FrequencyExceeded, what));
-            }
-        }
-        let event = Event::AccessReceipt {
+        let leaf = Event::AccessReceipt {
             grant_id,
             reader: reader.id.clone(),
             scopes: scopes.clone(),
             purpose: g.purpose.clone(),
             time: u64::try_from(read_at.unix_timestamp()).unwrap_or(0),
-        };
-        let receipt_entry_id = crate::ledger::enqueue(&mut tx, &event).await?;
-        let receipt_id = sqlx::query_scalar!(
-            // language=PostgreSQL
-            r#"insert into access_receipt (data_grant_id, resident_id, service_id, reader, scopes, purpose, read_at,
-                                           ledger_entry_id)
-               values ($1, $2, $3, $4, $5, $6, $7, $8) returning access_receipt_id"#,
-            g.data_grant_id,
-            g.resident_id,
-            req.service_id,
-            reader.id,
-            &scopes,
-            g.purpose,
+        }
+        .encode()
+        .context("receipt leaf")?;
+        let (reply, answer) = oneshot::channel();
+        let job = ReceiptJob {
+            grant: g.data_grant_id,
+            resident: g.resident_id,
+            service: req.service_id,
+            reader: reader.id.clone(),
+            scopes: scopes.clone(),
+            purpose: g.purpose,
             read_at,
-            receipt_entry_id
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let data = records::read(&mut tx, g.resident_id, &scopes, range).await?;
-        tx.commit().await?;
+            limit,
+            leaf,
+            reply,
+        };
+        self.receipts.send(job).await.map_err(|_| anyhow::anyhow!("the receipt writer has stopped"))?;
+        let (receipt_id, receipt_entry_id) =
+            answer.await.map_err(|_| anyhow::anyhow!("the receipt writer dropped a receipt"))??;
         Ok(Released { receipt_id, receipt_entry_id, grant_id: g.data_grant_id, read_at, scopes, data })
     }
 
@@ -419,6 +421,28 @@ impl Gate {
         Ok(v)
     }
 
+    /// The map proof of `grant` at `version`, from the in-memory replica (extended first when
+    /// `version` is newer than what it holds).
+    async fn map_proof(
+        &self,
+        conn: &mut PgConnection,
+        version: u64,
+        grant: GrantId,
+    ) -> Result<(Option<GrantStatus>, MapProof), GateError> {
+        {
+            let replica = self.status.read().await;
+            if replica.version.is_some_and(|v| v >= version) {
+                return Ok(replica.map.get_with_proof(version, &grant).context("status map proof")?);
+            }
+        }
+        let mut replica = self.status.write().await;
+        if replica.version.is_none_or(|v| v < version) {
+            extend_status_map(conn, &replica.map, replica.version, version).await?;
+            replica.version = Some(version);
+        }
+        Ok(replica.map.get_with_proof(version, &grant).context("status map proof")?)
+    }
+
     /// The inclusion path of `index` and the map proof of `grant` at the verified checkpoint.
     async fn proofs(
         &self,
@@ -445,7 +469,7 @@ impl Gate {
                 else {
                     return Err(anyhow::anyhow!("checkpoint {size} does not end with a status.root entry").into());
                 };
-                status_proof(conn, map_version, &grant).await?
+                self.map_proof(conn, map_version, grant).await?
             }
         };
         let mut cache = self.cache.lock().expect("gate cache");
@@ -458,5 +482,207 @@ impl Gate {
             cache.status.insert(grant, status.clone());
         }
         Ok((path, status))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The receipt writer: group commit.
+//
+// Every read's receipt must be durable before its data is returned, and a commit waits for
+// the disk. One transaction per read makes the disk the limit (about a thousand reads a
+// second on the development machine, whatever the CPU). So reads hand their receipts to one
+// writer task, which commits whatever has queued up while the previous batch was being written:
+// one commit, one disk flush, for the whole batch. With no load a batch is a single receipt and
+// nothing waits longer than before.
+//
+// Each batch, in one transaction: lock the batch's grant rows (FOR UPDATE, in id order), which
+// blocks a concurrent revocation's foreign-key check until the batch commits; then, in fresh
+// statements that see every revocation and receipt committed before the lock was granted,
+// refuse receipts of revoked grants and of grants whose access mode allows no more reads
+// (counting receipts accepted earlier in the same batch); then insert the ledger entries and
+// the receipt rows; commit; answer each read.
+
+/// Most receipts per batch.
+const RECEIPT_BATCH: usize = 512;
+/// Reads that may wait for the writer before new ones wait to enqueue.
+const RECEIPT_QUEUE: usize = 4096;
+
+struct Limit {
+    since: OffsetDateTime,
+    allowed: i64,
+    one_off: bool,
+}
+
+struct ReceiptJob {
+    grant: Uuid,
+    resident: Uuid,
+    service: Uuid,
+    reader: String,
+    scopes: Vec<String>,
+    purpose: String,
+    read_at: OffsetDateTime,
+    limit: Option<Limit>,
+    /// The encoded `access.receipt` leaf.
+    leaf: Vec<u8>,
+    reply: oneshot::Sender<Result<(Uuid, i64), GateError>>,
+}
+
+async fn receipt_writer(db: PgPool, mut jobs: mpsc::Receiver<ReceiptJob>) {
+    let mut batch = Vec::with_capacity(RECEIPT_BATCH);
+    while jobs.recv_many(&mut batch, RECEIPT_BATCH).await > 0 {
+        match write_receipts(&db, &batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                tracing::error!(error = %e, receipts = batch.len(), "writing a batch of receipts failed");
+                for job in batch.drain(..) {
+                    let _ =
+                        job.reply.send(Err(GateError::Internal(anyhow::anyhow!("writing the receipt failed: {e}"))));
+                }
+            }
+        }
+    }
+}
+
+async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec<Result<(Uuid, i64), GateError>>> {
+    let mut grants: Vec<Uuid> = batch.iter().map(|j| j.grant).collect();
+    grants.sort_unstable();
+    grants.dedup();
+    let mut tx = db.begin().await?;
+    sqlx::query!(
+        "select data_grant_id from data_grant where data_grant_id = any($1) order by data_grant_id for update",
+        &grants
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let revoked: Vec<Uuid> =
+        sqlx::query_scalar!("select data_grant_id from grant_revocation where data_grant_id = any($1)", &grants)
+            .fetch_all(&mut *tx)
+            .await?;
+    let (limited, since): (Vec<Uuid>, Vec<OffsetDateTime>) =
+        batch.iter().filter_map(|j| j.limit.as_ref().map(|l| (j.grant, l.since))).unzip();
+    let mut used: HashMap<(Uuid, OffsetDateTime), i64> = HashMap::new();
+    if !limited.is_empty() {
+        for r in sqlx::query!(
+            // language=PostgreSQL
+            r#"select l.grant_id as "grant_id!", l.since as "since!",
+                      (select count(*) from access_receipt a where a.data_grant_id = l.grant_id and a.read_at > l.since)
+                          as "used!"
+               from unnest($1::uuid[], $2::timestamptz[]) as l(grant_id, since)"#,
+            &limited,
+            &since
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            used.insert((r.grant_id, r.since), r.used);
+        }
+    }
+    // Decide in arrival order; an accepted receipt counts against later ones of the batch.
+    let mut accepted_per_grant: HashMap<Uuid, i64> = HashMap::new();
+    let mut outcomes: Vec<Result<(Uuid, i64), GateError>> = Vec::with_capacity(batch.len());
+    for job in batch {
+        if revoked.contains(&job.grant) {
+            outcomes.push(Err(deny(DenyReason::Revoked, "the resident revoked this grant")));
+            continue;
+        }
+        if let Some(l) = &job.limit {
+            let earlier = accepted_per_grant.get(&job.grant).copied().unwrap_or(0);
+            if used.get(&(job.grant, l.since)).copied().unwrap_or(0) + earlier >= l.allowed {
+                let what = if l.one_off {
+                    "this one-off grant has been used".to_owned()
+                } else {
+                    format!("at most {} reads per 24 hours", l.allowed)
+                };
+                outcomes.push(Err(deny(DenyReason::FrequencyExceeded, what)));
+                continue;
+            }
+        }
+        *accepted_per_grant.entry(job.grant).or_default() += 1;
+        outcomes.push(Ok((Uuid::new_v4(), 0)));
+    }
+    let accepted: Vec<(usize, &ReceiptJob)> = batch.iter().enumerate().filter(|(i, _)| outcomes[*i].is_ok()).collect();
+    if !accepted.is_empty() {
+        // The ledger entries, as `ledger::enqueue` writes them, in one statement. Entries are
+        // matched back to receipts by their bytes: two identical leaves (same grant, reader,
+        // scopes and second) are interchangeable.
+        let leaves: Vec<Vec<u8>> = accepted.iter().map(|(_, j)| j.leaf.clone()).collect();
+        let mut ids_by_leaf: HashMap<Vec<u8>, Vec<i64>> = HashMap::new();
+        for r in sqlx::query!(
+            "insert into ledger_entry (kind, body) select 'access.receipt', b from unnest($1::bytea[]) as b
+             returning ledger_entry_id, body",
+            &leaves
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            ids_by_leaf.entry(r.body).or_default().push(r.ledger_entry_id);
+        }
+        let mut cols = ReceiptColumns::default();
+        for (i, job) in &accepted {
+            let entry = ids_by_leaf
+                .get_mut(&job.leaf)
+                .and_then(Vec::pop)
+                .context("a receipt's ledger entry did not come back from the insert")?;
+            let Ok((receipt_id, entry_id)) = &mut outcomes[*i] else { unreachable!("accepted above") };
+            *entry_id = entry;
+            cols.push(*receipt_id, job, entry);
+        }
+        sqlx::query!(
+            // language=PostgreSQL
+            r#"insert into access_receipt (access_receipt_id, data_grant_id, resident_id, service_id, reader, scopes,
+                                           purpose, read_at, ledger_entry_id)
+               select id, grant_id, resident_id, service_id, reader, string_to_array(scopes, ','), purpose, read_at,
+                      entry_id
+               from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+                           $8::timestamptz[], $9::bigint[])
+                    as r(id, grant_id, resident_id, service_id, reader, scopes, purpose, read_at, entry_id)"#,
+            &cols.id,
+            &cols.grant,
+            &cols.resident,
+            &cols.service,
+            &cols.reader,
+            &cols.scopes,
+            &cols.purpose,
+            &cols.read_at,
+            &cols.entry
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Receipt rows as column arrays for one `unnest` insert. Scopes travel comma-joined: scope
+/// keys are lowercase dotted words, never containing a comma.
+#[derive(Default)]
+struct ReceiptColumns {
+    id: Vec<Uuid>,
+    grant: Vec<Uuid>,
+    resident: Vec<Uuid>,
+    service: Vec<Uuid>,
+    reader: Vec<String>,
+    scopes: Vec<String>,
+    purpose: Vec<String>,
+    read_at: Vec<OffsetDateTime>,
+    entry: Vec<i64>,
+}
+
+impl ReceiptColumns {
+    fn push(&mut self, id: Uuid, job: &ReceiptJob, entry: i64) {
+        self.id.push(id);
+        self.grant.push(job.grant);
+        self.resident.push(job.resident);
+        self.service.push(job.service);
+        self.reader.push(job.reader.clone());
+        self.scopes.push(job.scopes.join(","));
+        self.purpose.push(job.purpose.clone());
+        self.read_at.push(job.read_at);
+        self.entry.push(entry);
     }
 }

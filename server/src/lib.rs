@@ -54,7 +54,7 @@ impl AppState {
     pub fn new(db: PgPool, oidc: Oidc, config: Config, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         let ledger = Arc::new(web::ledger_settings(&config)?);
         let pseudonyms = Arc::new(pseudonym::PseudonymKey::load_or_create(&config.pseudonym_key_file)?);
-        let gate = Arc::new(gate::Gate::new(ledger.clone(), pseudonyms.clone()));
+        let gate = Arc::new(gate::Gate::new(&db, ledger.clone(), pseudonyms.clone()));
         let api = api::guard(&oidc, &config);
         Ok(Self { db, oidc: Arc::new(oidc), config: Arc::new(config), ledger, leptos_options, pseudonyms, gate, api })
     }

@@ -6,7 +6,7 @@
 //! receipt transaction for an agency, the portal for the resident's own data. Nothing here
 //! decides who may read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,20 @@ pub enum ScopeData {
     },
 }
 
+/// The catalogue's scope kinds, read once per process: the catalogue is reference data that
+/// only migrations change, and migrations run before the server serves (a new scope needs a
+/// restart, which a migration brings anyway). Saves a query on every read.
+static SCOPE_KINDS: tokio::sync::OnceCell<HashMap<String, String>> = tokio::sync::OnceCell::const_new();
+
+async fn scope_kinds(conn: &mut PgConnection) -> anyhow::Result<&'static HashMap<String, String>> {
+    SCOPE_KINDS
+        .get_or_try_init(|| async {
+            let rows = sqlx::query!("select scope_key, kind from scope").fetch_all(&mut *conn).await?;
+            anyhow::Ok(rows.into_iter().map(|r| (r.scope_key, r.kind)).collect())
+        })
+        .await
+}
+
 /// SHA-256 of a record's canonical JSON (`serde_json` writes object keys sorted).
 #[must_use]
 pub fn content_hash(data: &serde_json::Value) -> [u8; 32] {
@@ -116,16 +130,11 @@ pub async fn read(
     scopes: &[String],
     (from, to, limit): (OffsetDateTime, OffsetDateTime, i64),
 ) -> anyhow::Result<BTreeMap<String, ScopeData>> {
-    let kinds = sqlx::query!("select scope_key, kind from scope where scope_key = any($1)", scopes)
-        .fetch_all(&mut *conn)
-        .await?;
+    let kinds = scope_kinds(conn).await?;
     let mut out = BTreeMap::new();
     for scope in scopes {
-        let kind = kinds
-            .iter()
-            .find(|k| &k.scope_key == scope)
-            .map(|k| k.kind.as_str())
-            .with_context(|| format!("scope {scope:?} is not in the catalogue"))?;
+        let kind =
+            kinds.get(scope).map(String::as_str).with_context(|| format!("scope {scope:?} is not in the catalogue"))?;
         let data = match kind {
             "confirmation" => ScopeData::Confirmation { records: confirmation(conn, resident_id, scope).await? },
             "behavioral" => {

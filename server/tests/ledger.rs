@@ -273,3 +273,83 @@ async fn metrics_report_sizes_and_open_alarms(db: PgPool) {
     assert!(after.contains("onecity_ledger_pending_entries 0\n"));
     assert!(after.contains("onecity_ledger_integrity_alarms 1\n"));
 }
+
+/// Status-map proofs read from the database verify against the root the log committed to, for
+/// present, revoked and absent grants, at the newest and at an older map version, whether the
+/// nodes come from the one-query prefetch or the level-by-level fallback.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn status_proofs_from_storage_verify_against_the_committed_map_roots(db: PgPool) {
+    use chain::GrantStatus;
+    use server::ledger::store::status_proof_prefetching;
+    let issued = |i: u32| {
+        let mut g = [0u8; 16];
+        g[..4].copy_from_slice(&i.to_be_bytes());
+        Event::GrantIssued {
+            grant_id: chain::GrantId(g),
+            resident: chain::Pseudonym([1; 32]),
+            service_version_hash: chain::Hash([2; 32]),
+            scopes: vec!["transit.trips".into()],
+            purpose: "p".into(),
+            valid_from: 1_700_000_000,
+            valid_until: 1_800_000_000 + u64::from(i),
+        }
+    };
+    let mut seq = Sequencer::acquire(&db, settings()).await.unwrap().unwrap();
+    // Three batches (three map versions): 2,000 grants, 1,000 more, then 100 revocations.
+    enqueue_committed(&db, &(0..2000).map(issued).collect::<Vec<_>>()).await;
+    seq.integrate_batch().await.unwrap();
+    enqueue_committed(&db, &(2000..3000).map(issued).collect::<Vec<_>>()).await;
+    seq.integrate_batch().await.unwrap();
+    let revoked: Vec<Event> = (0..100)
+        .map(|i| match issued(i) {
+            Event::GrantIssued { grant_id, resident, .. } => {
+                Event::GrantRevoked { grant_id, resident, revoked_at: 1_750_000_000 }
+            }
+            _ => unreachable!(),
+        })
+        .collect();
+    enqueue_committed(&db, &revoked).await;
+    seq.integrate_batch().await.unwrap();
+
+    let roots: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("select leaf_index, body from ledger_entry where kind = 'status.root' order by leaf_index")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(roots.len(), 3);
+    let root_at = |i: usize| match Event::decode(&roots[i].1).unwrap() {
+        Event::StatusRoot { map_root, map_version, .. } => (map_root, map_version),
+        _ => unreachable!(),
+    };
+    let mut conn = db.acquire().await.unwrap();
+    for (batch, cases) in [
+        // (grant number, expected status at that version)
+        (
+            1usize,
+            vec![
+                (5u32, Some(GrantStatus::Active { until: 1_800_000_005 })),
+                (2500, Some(GrantStatus::Active { until: 1_800_002_500 })),
+                (7000, None),
+            ],
+        ),
+        (
+            2,
+            vec![
+                (5, Some(GrantStatus::Revoked { at: 1_750_000_000 })),
+                (2500, Some(GrantStatus::Active { until: 1_800_002_500 })),
+                (7000, None),
+            ],
+        ),
+        (0, vec![(5, Some(GrantStatus::Active { until: 1_800_000_005 })), (2500, None)]),
+    ] {
+        let (root, version) = root_at(batch);
+        for (n, expected) in cases {
+            let Event::GrantIssued { grant_id, .. } = issued(n) else { unreachable!() };
+            for depth in [0, 1, 8] {
+                let (status, proof) = status_proof_prefetching(&mut conn, version, &grant_id, depth).await.unwrap();
+                assert_eq!(status, expected, "grant {n} at version {version} (prefetch {depth})");
+                proof.verify(&root, &grant_id, status.as_ref()).unwrap();
+            }
+        }
+    }
+}

@@ -108,20 +108,47 @@ pub async fn write_hashes(conn: &mut PgConnection, first: u64, hashes: &[Hash]) 
 /// # Errors
 /// Database errors, undecodable nodes.
 pub async fn load_status_map(conn: &mut PgConnection) -> anyhow::Result<StatusMap<MemoryStatusStore>> {
+    let map = StatusMap::new(MemoryStatusStore::new());
+    extend_status_map(conn, &map, None, u64::MAX).await?;
+    Ok(map)
+}
+
+/// Adds to an in-memory map the persisted nodes and values of the versions after `after`
+/// (all when `None`) up to and including `up_to`.
+///
+/// # Errors
+/// Database errors, undecodable nodes.
+pub async fn extend_status_map(
+    conn: &mut PgConnection,
+    map: &StatusMap<MemoryStatusStore>,
+    after: Option<u64>,
+    up_to: u64,
+) -> anyhow::Result<()> {
+    let after = after.map_or(Ok(-1), i64::try_from)?;
+    let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
     let mut nodes = BTreeMap::new();
-    for r in sqlx::query!("select node_key, node from status_node").fetch_all(&mut *conn).await? {
+    for r in sqlx::query!("select node_key, node from status_node where version > $1 and version <= $2", after, up_to)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let key: NodeKey = borsh::from_slice(&r.node_key).context("undecodable status node key")?;
         let node: Node = borsh::from_slice(&r.node).context("undecodable status node")?;
         nodes.insert(key, node);
     }
     let mut values: BTreeMap<(Version, KeyHash), Option<OwnedValue>> = BTreeMap::new();
-    for r in sqlx::query!("select key_hash, version, value from status_value").fetch_all(&mut *conn).await? {
+    for r in sqlx::query!(
+        "select key_hash, version, value from status_value where version > $1 and version <= $2",
+        after,
+        up_to
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
         let kh: [u8; 32] = r.key_hash.try_into().map_err(|_| anyhow::anyhow!("status key hash is not 32 bytes"))?;
         values.insert((u64::try_from(r.version)?, KeyHash(kh)), r.value);
     }
-    let store = MemoryStatusStore::new();
-    store.write_node_batch(&NodeBatch::new(nodes, values))?;
-    Ok(StatusMap::new(store))
+    map.store().write_node_batch(&NodeBatch::new(nodes, values))?;
+    Ok(())
 }
 
 /// Persists one status-map version's new nodes and values.
@@ -172,13 +199,20 @@ fn path_hex(key: &NodeKey) -> String {
     key.nibble_path().nibbles().map(|n| char::from_digit(u32::from(u8::from(n)), 16).expect("a nibble")).collect()
 }
 
+/// How deep [`status_proof`] prefetches in one query: a map of a million grants is about six
+/// levels deep, so eight covers every key in all but astronomically unlucky cases; deeper
+/// levels are fetched one query each.
+const PREFETCH_DEPTH: usize = 8;
+
 /// A grant's status at map `version` with its proof, read from the persisted map.
 ///
 /// jmt walks the tree through a synchronous reader and, for the proof's siblings, reads every
 /// child of each node on the path (panicking if one is missing). So the nodes are fetched
-/// first, level by level: the root, then at each level all children of the node on the key's
-/// path (one query per level; a million grants make about six levels), then the leaf's value.
-/// The proof is then computed in memory.
+/// first: in one query, for every prefix of the key's nibble path up to [`PREFETCH_DEPTH`] and
+/// each of its 16 children, the newest node at that path not newer than `version` (the map
+/// never deletes, so that is the node of version `version`'s tree, when the path is in it);
+/// then, walking down from the root, any child still missing is fetched level by level. Then
+/// the leaf's value, and the proof is computed in memory. Two or three queries in all.
 ///
 /// # Errors
 /// Database errors, undecodable nodes, a version that does not exist.
@@ -187,6 +221,20 @@ pub async fn status_proof(
     version: u64,
     grant_id: &chain::GrantId,
 ) -> anyhow::Result<(Option<chain::GrantStatus>, chain::MapProof)> {
+    status_proof_prefetching(conn, version, grant_id, PREFETCH_DEPTH).await
+}
+
+/// [`status_proof`] with the prefetch depth as a parameter, so tests can exercise the
+/// level-by-level fallback that real maps almost never need.
+///
+/// # Errors
+/// As [`status_proof`].
+pub async fn status_proof_prefetching(
+    conn: &mut PgConnection,
+    version: u64,
+    grant_id: &chain::GrantId,
+    prefetch_depth: usize,
+) -> anyhow::Result<(Option<chain::GrantStatus>, chain::MapProof)> {
     let key_hash = chain::status::status_key(grant_id);
     let nibble = |i: usize| -> char {
         let b = key_hash.0[i / 2];
@@ -194,43 +242,92 @@ pub async fn status_proof(
         char::from_digit(u32::from(n), 16).expect("a nibble")
     };
     let version_i = i64::try_from(version)?;
+    // Prefetch: the root path, and every child path of the key's first PREFETCH_DEPTH prefixes.
+    let mut candidates = vec![String::new()];
+    let mut prefix = String::new();
+    for depth in 0..prefetch_depth {
+        candidates.extend((0..16u32).map(|d| format!("{prefix}{}", char::from_digit(d, 16).expect("a nibble"))));
+        prefix.push(nibble(depth));
+    }
+    let prefetched = sqlx::query!(
+        // language=PostgreSQL
+        r#"
+        select n.node_key as "node_key!", n.node as "node!", n.path as "path!"
+        from unnest($1::text[]) as c(path)
+        cross join lateral (
+            select s.node_key, s.node, s.path from status_node s
+            where s.path = c.path and s.version <= $2
+            order by s.version desc
+            limit 1
+        ) n
+        "#,
+        &candidates,
+        version_i
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut known: HashMap<(String, u64), (NodeKey, Node)> = HashMap::new();
+    for r in prefetched {
+        let key: NodeKey = borsh::from_slice(&r.node_key).context("undecodable status node key")?;
+        let node: Node = borsh::from_slice(&r.node).context("undecodable status node")?;
+        known.insert((r.path, key.version()), (key, node));
+    }
+
     let mut nodes = BTreeMap::new();
-    let root = sqlx::query!("select node_key, node from status_node where path = '' and version = $1", version_i)
-        .fetch_optional(&mut *conn)
-        .await?
-        .with_context(|| format!("status map version {version} does not exist"))?;
-    let mut current: (NodeKey, Node) = (borsh::from_slice(&root.node_key)?, borsh::from_slice(&root.node)?);
+    let mut current: (NodeKey, Node) = match known.get(&(String::new(), version)) {
+        Some(root) => root.clone(),
+        None => {
+            let root =
+                sqlx::query!("select node_key, node from status_node where path = '' and version = $1", version_i)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .with_context(|| format!("status map version {version} does not exist"))?;
+            (borsh::from_slice(&root.node_key)?, borsh::from_slice(&root.node)?)
+        }
+    };
     nodes.insert(current.0.clone(), current.1.clone());
     let mut depth = 0;
     while let Node::Internal(internal) = &current.1 {
         let prefix = path_hex(&current.0);
-        let (paths, versions): (Vec<String>, Vec<i64>) = internal
+        let children: Vec<(String, u64)> = internal
             .children_sorted()
             .map(|(n, child)| {
                 let digit = char::from_digit(u32::from(u8::from(n)), 16).expect("a nibble");
-                (format!("{prefix}{digit}"), i64::try_from(child.version).unwrap_or(i64::MAX))
+                (format!("{prefix}{digit}"), child.version)
             })
-            .unzip();
-        let rows = sqlx::query!(
-            // language=PostgreSQL
-            r#"
-            select n.node_key, n.node, n.path from status_node n
-            join unnest($1::text[], $2::bigint[]) as c(path, version) using (path, version)
-            "#,
-            &paths,
-            &versions
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+            .collect();
+        let missing: Vec<&(String, u64)> = children.iter().filter(|c| !known.contains_key(c)).collect();
+        if !missing.is_empty() {
+            let paths: Vec<String> = missing.iter().map(|(p, _)| p.clone()).collect();
+            let versions: Vec<i64> = missing.iter().map(|(_, v)| i64::try_from(*v).unwrap_or(i64::MAX)).collect();
+            let rows = sqlx::query!(
+                // language=PostgreSQL
+                r#"
+                select n.node_key, n.node, n.path from status_node n
+                join unnest($1::text[], $2::bigint[]) as c(path, version) using (path, version)
+                "#,
+                &paths,
+                &versions
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in rows {
+                let key: NodeKey = borsh::from_slice(&r.node_key).context("undecodable status node key")?;
+                let node: Node = borsh::from_slice(&r.node).context("undecodable status node")?;
+                known.insert((r.path, key.version()), (key, node));
+            }
+        }
         let on_path = format!("{prefix}{}", nibble(depth));
         let mut next = None;
-        for r in rows {
-            let key: NodeKey = borsh::from_slice(&r.node_key).context("undecodable status node key")?;
-            let node: Node = borsh::from_slice(&r.node).context("undecodable status node")?;
-            if r.path == on_path {
-                next = Some((key.clone(), node.clone()));
+        for child in &children {
+            // A child the database does not have is left out; jmt then fails with a storage
+            // error, which the caller reports (a map that cannot prove is an integrity problem).
+            if let Some((key, node)) = known.get(child) {
+                if child.0 == on_path {
+                    next = Some((key.clone(), node.clone()));
+                }
+                nodes.insert(key.clone(), node.clone());
             }
-            nodes.insert(key, node);
         }
         match next {
             Some(n) => current = n,
