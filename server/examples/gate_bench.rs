@@ -1,16 +1,17 @@
-//! Gate benchmark, run by `scripts/bench-gate.sh [ENTRIES] [SECONDS] [WORKERS]`, which starts
-//! PostgreSQL and four real witness processes and exports their settings.
+//! Gate benchmark, run by `scripts/bench-gate.sh [ENTRIES] [SECONDS] [WORKERS,...]`, which
+//! starts PostgreSQL and four real witness processes and exports their settings.
 //!
 //! 1. Builds a ledger of at least ENTRIES entries (default 1,000,000: one in ten a grant, the
 //!    rest receipts, as a city's log would be), with 1,000 demo residents who each granted an
-//!    ongoing trip-planning service their transit trips (30 trips each), all cosigned.
+//!    ongoing trip-planning service their transit trips (200 trips each), all cosigned.
 //! 2. Gate check alone (`Gate::check`: grant row, leaf, inclusion and status-map proofs against
 //!    the newest quorum checkpoint, window and scopes; no receipt, no data), one connection,
 //!    p50/p99: first touch of each grant (proof paths fetched) and warm (paths cached).
-//! 3. Reads per second with WORKERS concurrent readers: the full gate (`Gate::read`: checks,
-//!    receipt row + ledger entry, data query, commit) against the same data query with the gate
-//!    bypassed (`records::read` on a pooled connection), alternating twice, SECONDS each, with
-//!    the real sequencer and witness rounds running throughout, as in production.
+//! 3. Reads per second for each WORKERS count (default 8 and 32 concurrent readers) and two
+//!    payloads (the newest 30 and 200 trips): the full gate (`Gate::read`: checks, data query,
+//!    receipt row + ledger entry committed) against the same data query with the gate bypassed
+//!    (`records::read` on a pooled connection), alternating twice, SECONDS each, with the real
+//!    sequencer and witness rounds running throughout, as in production.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -72,7 +73,7 @@ async fn residents_with_grants(
         "insert into behavioral_record (resident_id, scope_key, occurred_at, data)
          select r, 'transit.trips', now() - make_interval(hours => 20 * d),
                 jsonb_build_object('from', 'Harbor', 'to', 'Museum', 'fare_cents', 300 + d, 'line', 'M2')
-         from unnest($1::uuid[]) r, generate_series(1, 30) d",
+         from unnest($1::uuid[]) r, generate_series(1, 200) d",
     )
     .bind(&ids)
     .execute(db)
@@ -135,7 +136,14 @@ where
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(d);
-    let (entries, seconds, workers) = (arg(1, 1_000_000), arg(2, 10), arg(3, 8) as usize);
+    let (entries, seconds) = (arg(1, 1_000_000), arg(2, 10));
+    let worker_counts: Vec<usize> = std::env::args()
+        .nth(3)
+        .unwrap_or_else(|| "8,32".into())
+        .split(',')
+        .map(|w| w.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let workers = worker_counts.iter().copied().max().unwrap_or(8);
     let config = server::config::ServeArgs::try_parse_from(["serve", "--profile=dev"])?.resolve()?;
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(workers as u32 + 6)
@@ -190,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
         service_id: service,
         pseudonym: key.pseudonym(r, service),
         scopes: vec!["transit.trips".into()],
-        range: Range::default(),
+        range: Range { limit: Some(30), ..Range::default() },
     };
 
     // 2. The checks alone, one connection: first touch of every grant, then warm.
@@ -211,47 +219,59 @@ async fn main() -> anyhow::Result<()> {
     // 3. Reads per second, gate vs bypass, with the sequencer and witnesses running.
     let sequencer = tokio::spawn(server::ledger::sequencer::run(db.clone(), settings.clone()));
     let residents = Arc::new(residents);
-    let receipts_before: i64 = sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&db).await?;
-    let (mut bypass, mut gated, mut gate_reads) = (Vec::new(), Vec::new(), 0.0);
-    for _ in 0..2 {
-        let (db2, rs) = (db.clone(), residents.clone());
-        bypass.push(
-            throughput(workers, seconds, move |i| {
-                let (db, r) = (db2.clone(), rs[i % rs.len()]);
-                async move {
-                    let range = Range::default().resolve().map_err(|(f, p)| anyhow::anyhow!("{f}: {p}"))?;
-                    let mut conn = db.acquire().await?;
-                    let data = server::records::read(&mut conn, r, &["transit.trips".to_owned()], range).await?;
-                    anyhow::ensure!(!data.is_empty());
-                    Ok(())
-                }
-            })
-            .await?,
-        );
-        let (db2, rs, g, rd, k) = (db.clone(), residents.clone(), gate.clone(), reader.clone(), key.clone());
-        let rate = throughput(workers, seconds, move |i| {
-            let (db, r, g, rd, k) = (db2.clone(), rs[i % rs.len()], g.clone(), rd.clone(), k.clone());
-            async move {
-                let req = ReadRequest {
-                    service_id: service,
-                    pseudonym: k.pseudonym(r, service),
-                    scopes: vec!["transit.trips".into()],
-                    range: Range::default(),
-                };
-                g.read(&db, &rd, &req).await.map_err(|e| anyhow::anyhow!("gate refused: {e}"))?;
-                Ok(())
+    for &workers in &worker_counts {
+        for payload in [30u32, 200] {
+            let range = Range {
+                from: Some(time::OffsetDateTime::now_utc() - time::Duration::days(200)),
+                to: None,
+                limit: Some(payload),
+            };
+            let receipts_before: i64 = sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&db).await?;
+            let (mut bypass, mut gated, mut gate_reads) = (Vec::new(), Vec::new(), 0.0);
+            for _ in 0..2 {
+                let (db2, rs) = (db.clone(), residents.clone());
+                bypass.push(
+                    throughput(workers, seconds, move |i| {
+                        let (db, r) = (db2.clone(), rs[i % rs.len()]);
+                        async move {
+                            let resolved = range.resolve().map_err(|(f, p)| anyhow::anyhow!("{f}: {p}"))?;
+                            let mut conn = db.acquire().await?;
+                            let data =
+                                server::records::read(&mut conn, r, &["transit.trips".to_owned()], resolved).await?;
+                            anyhow::ensure!(!data.is_empty());
+                            Ok(())
+                        }
+                    })
+                    .await?,
+                );
+                let (db2, rs, g, rd, k) = (db.clone(), residents.clone(), gate.clone(), reader.clone(), key.clone());
+                let rate = throughput(workers, seconds, move |i| {
+                    let (db, r, g, rd, k) = (db2.clone(), rs[i % rs.len()], g.clone(), rd.clone(), k.clone());
+                    async move {
+                        let req = ReadRequest {
+                            service_id: service,
+                            pseudonym: k.pseudonym(r, service),
+                            scopes: vec!["transit.trips".into()],
+                            range,
+                        };
+                        g.read(&db, &rd, &req).await.map_err(|e| anyhow::anyhow!("gate refused: {e}"))?;
+                        Ok(())
+                    }
+                })
+                .await?;
+                gate_reads += rate * seconds as f64;
+                gated.push(rate);
             }
-        })
-        .await?;
-        gate_reads += rate * seconds as f64;
-        gated.push(rate);
+            let receipts: i64 = sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&db).await?;
+            let (b, g) = (bypass.iter().sum::<f64>() / 2.0, gated.iter().sum::<f64>() / 2.0);
+            println!(
+                "{workers} workers, {payload} records per read: bypass {bypass:.0?} -> {b:.0}/s, gate {gated:.0?} -> {g:.0}/s, \
+                 gate/bypass {:.2}x ({} receipts for ~{gate_reads:.0} reads)",
+                g / b,
+                receipts - receipts_before
+            );
+        }
     }
     sequencer.abort();
-    let receipts: i64 = sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&db).await?;
-    let (b, g) = (bypass.iter().sum::<f64>() / 2.0, gated.iter().sum::<f64>() / 2.0);
-    println!("reads/s with {workers} workers, bypass (same query, no gate, no receipt): {bypass:.0?} -> {b:.0}");
-    println!("reads/s with {workers} workers, through the gate (checks + receipt + query): {gated:.0?} -> {g:.0}");
-    println!("gate / bypass: {:.2}x", g / b);
-    println!("receipts written during the gate runs: {} (~{gate_reads:.0} reads counted)", receipts - receipts_before);
     Ok(())
 }

@@ -41,6 +41,9 @@ async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
     // session cookie means nothing to the API.
     let resident_browser = browser();
     sign_in(&resident_browser, &city.portal, "resident1").await;
+    // Staff of this very agency, signed in to the console: a session is not a token either.
+    let staff_browser = browser();
+    sign_in(&staff_browser, &city.portal, "staff1").await;
 
     let endpoints: Vec<(&str, String)> = vec![
         ("GET", "/api/v1/services".into()),
@@ -67,6 +70,7 @@ async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
             ("anonymous", send(&reqwest::Client::new(), None).await.unwrap()),
             ("forged", send(&reqwest::Client::new(), Some("eyJhbGciOiJub25lIn0.e30.")).await.unwrap()),
             ("resident session", send(&resident_browser, None).await.unwrap()),
+            ("staff session", send(&staff_browser, None).await.unwrap()),
         ] {
             assert_eq!(resp.status(), 401, "{who} {method} {path}");
             assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));

@@ -156,6 +156,17 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
             assert_eq!(status, 200, "resident2 {name}: {body}");
         }
     }
+    // An agency's access token opens no resident function.
+    for (name, form) in &own_calls {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/{name}", city.portal.url))
+            .bearer_auth(&token)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "agency token {name}");
+    }
     let (_, maria_grants) = call(&maria, &city, "me/grants", &[]).await;
     assert_eq!(maria_grants, json!([]));
     let (_, maria_receipts) = call(&maria, &city, "me/receipts", &[]).await;
