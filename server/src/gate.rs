@@ -261,6 +261,12 @@ impl Gate {
             return Err(deny(DenyReason::Revoked, "the resident revoked this grant"));
         }
         let grant_id = GrantId(*g.data_grant_id.as_bytes());
+        // The row was found by its pseudonym column; the pseudonym that counts is the one
+        // recomputed from its resident (it is what the leaf commits to). A column edited to point
+        // another resident's pseudonym at this grant would release the wrong person's data.
+        if self.key.pseudonym(g.resident_id, req.service_id) != req.pseudonym {
+            return Err(self.integrity(conn, g.data_grant_id, "its pseudonym is not its resident's").await);
+        }
 
         // 2. The leaf as the row says it should be.
         let leaf = crate::grants::issued_event(

@@ -5,9 +5,7 @@ mod common;
 
 use common::{City, browser, sign_in};
 use serde_json::json;
-use server::grants;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use time::{Duration, OffsetDateTime};
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
@@ -15,19 +13,9 @@ async fn no_other_identity_reaches_an_agencys_services_grants_reads_or_receipts(
     opts: PgConnectOptions,
 ) {
     let mut city = City::start(&opts, &[]).await;
-    let key = city.portal.state.pseudonyms.clone();
     let fare = city.service("fare-capping").await;
     let li = city.resident("li").await;
-    grants::issue(
-        &city.db,
-        &key,
-        li,
-        fare,
-        &["transit.trips".to_owned()],
-        OffsetDateTime::now_utc() + Duration::days(9),
-    )
-    .await
-    .unwrap();
+    city.grant(li, fare, &["transit.trips"], 9).await;
     city.settle().await;
     let transit = city.transit_token().await;
     let health = city.health_token().await;

@@ -6,42 +6,23 @@ mod common;
 
 use common::{City, browser, sign_in};
 use serde_json::Value;
-use server::grants;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use time::{Duration, OffsetDateTime};
-
-async fn call(client: &reqwest::Client, city: &City, name: &str, form: &[(&str, String)]) -> (u16, Value) {
-    let resp = client.post(format!("{}/api/{name}", city.portal.url)).form(form).send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn staff_work_only_on_their_own_agencys_services(_p: PgPoolOptions, opts: PgConnectOptions) {
     let mut city = City::start(&opts, &[]).await;
-    let key = city.portal.state.pseudonyms.clone();
     let fare = city.service("fare-capping").await;
     let li = city.resident("li").await;
-    grants::issue(
-        &city.db,
-        &key,
-        li,
-        fare,
-        &["transit.trips".to_owned()],
-        OffsetDateTime::now_utc() + Duration::days(9),
-    )
-    .await
-    .unwrap();
+    city.grant(li, fare, &["transit.trips"], 9).await;
     city.settle().await;
 
     let staff1 = browser();
     sign_in(&staff1, &city.portal, "staff1").await;
-    let (status, services) = call(&staff1, &city, "agency/services", &[]).await;
+    let (status, services) = city.server_fn(&staff1, "agency/services", &[]).await;
     assert_eq!(status, 200, "{services}");
     let slugs: Vec<&str> = services.as_array().unwrap().iter().map(|s| s["slug"].as_str().unwrap()).collect();
     assert_eq!(slugs, ["fare-capping"]);
-    let (_, listed) = call(&staff1, &city, "agency/grants", &[("service_id", fare.to_string())]).await;
+    let (_, listed) = city.server_fn(&staff1, "agency/grants", &[("service_id", fare.to_string())]).await;
     let pseudonym = listed[0]["pseudonym"].as_str().unwrap().to_owned();
     assert_eq!(pseudonym, city.pseudonym(li, fare));
 
@@ -51,7 +32,7 @@ async fn staff_work_only_on_their_own_agencys_services(_p: PgPoolOptions, opts: 
         ("pseudonym", pseudonym.clone()),
         ("scopes[0]", "transit.trips".to_owned()),
     ];
-    let (status, body) = call(&staff1, &city, "agency/read", &read_form).await;
+    let (status, body) = city.server_fn(&staff1, "agency/read", &read_form).await;
     assert_eq!(status, 200, "{body}");
     let result: Value = serde_json::from_str(body.as_str().unwrap()).unwrap();
     assert_eq!(result["data"]["transit.trips"]["records"].as_array().unwrap().len(), 10);
@@ -61,13 +42,13 @@ async fn staff_work_only_on_their_own_agencys_services(_p: PgPoolOptions, opts: 
         .await
         .unwrap();
     assert_eq!(reader, format!("transit-authority/console/{staff_account}"));
-    let (status, body) = call(
-        &staff1,
-        &city,
-        "agency/read",
-        &[("service_id", fare.to_string()), ("pseudonym", "cd".repeat(32)), ("scopes[0]", "transit.trips".into())],
-    )
-    .await;
+    let (status, body) = city
+        .server_fn(
+            &staff1,
+            "agency/read",
+            &[("service_id", fare.to_string()), ("pseudonym", "cd".repeat(32)), ("scopes[0]", "transit.trips".into())],
+        )
+        .await;
     assert_eq!((status, body["Denied"]["reason"].as_str()), (403, Some("no_grant")), "{body}");
 
     // Publishing a new version from the console, with a field error first.
@@ -81,10 +62,10 @@ async fn staff_work_only_on_their_own_agencys_services(_p: PgPoolOptions, opts: 
         ("version[retention_days]", "0".to_owned()),
         ("version[access_mode]", "ongoing".to_owned()),
     ];
-    let (status, err) = call(&staff1, &city, "agency/services/publish", &version).await;
+    let (status, err) = city.server_fn(&staff1, "agency/services/publish", &version).await;
     assert_eq!((status, err["Invalid"]["field"].as_str()), (400, Some("retention_days")), "{err}");
     version[6].1 = "60".to_owned();
-    let (status, published) = call(&staff1, &city, "agency/services/publish", &version).await;
+    let (status, published) = city.server_fn(&staff1, "agency/services/publish", &version).await;
     assert_eq!((status, published["version"].as_i64()), (200, Some(2)), "{published}");
 
     // Staff of another agency, a resident and an anonymous visitor get nothing.
@@ -100,19 +81,19 @@ async fn staff_work_only_on_their_own_agencys_services(_p: PgPoolOptions, opts: 
         ("agency/services/withdraw", vec![("service_id", fare.to_string())]),
     ];
     for (name, form) in &calls {
-        let (status, body) = call(&staff2, &city, name, form).await;
+        let (status, body) = city.server_fn(&staff2, name, form).await;
         assert_eq!(status, 404, "staff2 {name}: {body}");
         assert!(!body.to_string().contains(&pseudonym), "staff2 {name}: {body}");
-        let (status, body) = call(&resident, &city, name, form).await;
+        let (status, body) = city.server_fn(&resident, name, form).await;
         assert_eq!(
             (status, body.get("NotStaff").is_some() || body == "NotStaff"),
             (403, true),
             "resident {name}: {body}"
         );
-        let (status, body) = call(&anonymous, &city, name, form).await;
+        let (status, body) = city.server_fn(&anonymous, name, form).await;
         assert_eq!(status, 401, "anonymous {name}: {body}");
     }
-    let (_, theirs) = call(&staff2, &city, "agency/services", &[]).await;
+    let (_, theirs) = city.server_fn(&staff2, "agency/services", &[]).await;
     let slugs: Vec<&str> = theirs.as_array().unwrap().iter().map(|s| s["slug"].as_str().unwrap()).collect();
     assert_eq!(slugs, ["senior-clinic"]);
     let receipts: i64 = sqlx::query_scalar("select count(*) from access_receipt").fetch_one(&city.db).await.unwrap();

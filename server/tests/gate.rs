@@ -221,6 +221,23 @@ async fn rows_edited_behind_the_servers_back_are_caught(_p: PgPoolOptions, opts:
     assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "{body}");
     assert_eq!(receipts(&city, li).await + receipts(&city, maria).await, 1, "no receipt for a refused read");
 
+    // Point someone else's pseudonym at a clean grant: an agency asking for that person would
+    // otherwise be handed this resident's data.
+    let wei = city.resident("wei").await;
+    let gw = city.grant(wei, fare, &["transit.trips"], 30).await;
+    city.settle().await;
+    assert_eq!(city.api_post(&token, &path, &ask(wei, &["transit.trips"])).await.0, 200);
+    let stranger = Uuid::new_v4();
+    sqlx::query("update data_grant set pseudonym = $1 where data_grant_id = $2")
+        .bind(&key.pseudonym(stranger, fare).0[..])
+        .bind(gw.grant_id)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (status, body) = city.api_post(&token, &path, &ask(stranger, &["transit.trips"])).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "{body}");
+    assert!(alarms(&city, "grant_integrity").await.iter().any(|d| d.contains("pseudonym")), "the alarm says why");
+
     // Delete a cosigned revocation: the status map still says revoked.
     let chen = city.resident("chen").await;
     let gc = grants::issue(&city.db, &key, chen, fare, &s(&["transit.trips"]), days(30)).await.unwrap();

@@ -10,13 +10,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-async fn call(client: &reqwest::Client, city: &City, name: &str, form: &[(&str, String)]) -> (u16, Value) {
-    let resp = client.post(format!("{}/api/{name}", city.portal.url)).form(form).send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 fn in_days(n: i64) -> String {
     (OffsetDateTime::now_utc() + Duration::days(n)).format(&Rfc3339).unwrap()
 }
@@ -34,47 +27,55 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
     .unwrap();
     let fare = city.service("fare-capping").await;
 
-    let (status, offers) = call(&li, &city, "me/offers", &[]).await;
+    let (status, offers) = city.server_fn(&li, "me/offers", &[]).await;
     assert_eq!(status, 200, "{offers}");
     let offer = offers.as_array().unwrap().iter().find(|o| o["service_id"] == fare.to_string()).unwrap();
     assert_eq!((offer["required_scopes"].clone(), offer["granted"].clone()), (json!(["transit.trips"]), Value::Null));
 
     // Bad input names the field; nothing is written.
-    let (status, err) = call(
-        &li,
-        &city,
-        "me/grants/issue",
-        &[("service_id", fare.to_string()), ("scopes[0]", "transit.trips".into()), ("valid_until", "next week".into())],
-    )
-    .await;
+    let (status, err) = city
+        .server_fn(
+            &li,
+            "me/grants/issue",
+            &[
+                ("service_id", fare.to_string()),
+                ("scopes[0]", "transit.trips".into()),
+                ("valid_until", "next week".into()),
+            ],
+        )
+        .await;
     assert_eq!((status, err["Invalid"]["field"].as_str()), (400, Some("valid_until")), "{err}");
-    let (status, err) = call(
-        &li,
-        &city,
-        "me/grants/issue",
-        &[("service_id", fare.to_string()), ("scopes[0]", "residence.district".into()), ("valid_until", in_days(30))],
-    )
-    .await;
+    let (status, err) = city
+        .server_fn(
+            &li,
+            "me/grants/issue",
+            &[
+                ("service_id", fare.to_string()),
+                ("scopes[0]", "residence.district".into()),
+                ("valid_until", in_days(30)),
+            ],
+        )
+        .await;
     assert_eq!((status, err["Invalid"]["field"].as_str()), (400, Some("scopes")), "{err}");
     assert!(err["Invalid"]["problem"].as_str().unwrap().contains("transit.trips"), "names the required scope: {err}");
 
     // Grant both scopes; pending until cosigned, then active.
-    let (status, grant) = call(
-        &li,
-        &city,
-        "me/grants/issue",
-        &[
-            ("service_id", fare.to_string()),
-            ("scopes[0]", "transit.trips".into()),
-            ("scopes[1]", "residence.district".into()),
-            ("valid_until", in_days(30)),
-        ],
-    )
-    .await;
+    let (status, grant) = city
+        .server_fn(
+            &li,
+            "me/grants/issue",
+            &[
+                ("service_id", fare.to_string()),
+                ("scopes[0]", "transit.trips".into()),
+                ("scopes[1]", "residence.district".into()),
+                ("valid_until", in_days(30)),
+            ],
+        )
+        .await;
     assert_eq!((status, grant["state"].as_str()), (200, Some("pending")), "{grant}");
     let grant_id = grant["grant_id"].as_str().unwrap().to_owned();
     city.settle().await;
-    let (_, grants) = call(&li, &city, "me/grants", &[]).await;
+    let (_, grants) = city.server_fn(&li, "me/grants", &[]).await;
     assert_eq!(grants[0]["state"], "active");
 
     // The agency reads; the resident sees the receipt, filterable, with a proof once cosigned.
@@ -82,13 +83,13 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
     let ask = json!({"pseudonym": city.pseudonym(resident, fare), "scopes": ["transit.trips"]});
     assert_eq!(city.api_post(&token, &format!("/api/v1/services/{fare}/reads"), &ask).await.0, 200);
     city.settle().await;
-    let (status, receipts) = call(&li, &city, "me/receipts", &[("agency_id", "transit-authority".into())]).await;
+    let (status, receipts) = city.server_fn(&li, "me/receipts", &[("agency_id", "transit-authority".into())]).await;
     assert_eq!(status, 200, "{receipts}");
     let receipts = receipts.as_array().unwrap();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0]["reader"], "transit-authority/client/agency-transit");
     assert_eq!(receipts[0]["grant_id"], grant_id.as_str());
-    let (_, none) = call(&li, &city, "me/receipts", &[("scope", "residence.district".into())]).await;
+    let (_, none) = city.server_fn(&li, "me/receipts", &[("scope", "residence.district".into())]).await;
     assert_eq!(none.as_array().unwrap().len(), 0, "filtered by scope");
     let index = receipts[0]["leaf_index"].as_i64().expect("sequenced");
     let bundle =
@@ -98,7 +99,7 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
         .unwrap();
 
     // Own data: no grant, no receipt.
-    let (status, data) = call(&li, &city, "me/data", &[("scopes[0]", "residence.district".into())]).await;
+    let (status, data) = city.server_fn(&li, "me/data", &[("scopes[0]", "residence.district".into())]).await;
     assert_eq!(status, 200, "{data}");
     let data: Value = serde_json::from_str(data.as_str().unwrap()).unwrap();
     assert_eq!(data["residence.district"]["kind"], "predicate");
@@ -107,21 +108,22 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
     assert_eq!(receipts_now, 1);
 
     // Narrow, then extend, then revoke: each replaces or ends the grant, history kept.
-    let (status, narrowed) =
-        call(&li, &city, "me/grants/narrow", &[("grant_id", grant_id.clone()), ("scopes[0]", "transit.trips".into())])
-            .await;
+    let (status, narrowed) = city
+        .server_fn(&li, "me/grants/narrow", &[("grant_id", grant_id.clone()), ("scopes[0]", "transit.trips".into())])
+        .await;
     let narrowed_id = narrowed["grant_id"].as_str().unwrap_or_else(|| panic!("{status} {narrowed}")).to_owned();
     assert_eq!(narrowed["scopes"], json!(["transit.trips"]));
-    let (status, extended) =
-        call(&li, &city, "me/grants/extend", &[("grant_id", narrowed_id.clone()), ("valid_until", in_days(60))]).await;
+    let (status, extended) = city
+        .server_fn(&li, "me/grants/extend", &[("grant_id", narrowed_id.clone()), ("valid_until", in_days(60))])
+        .await;
     assert_eq!(status, 200, "{extended}");
     let (status, err) =
-        call(&li, &city, "me/grants/extend", &[("grant_id", grant_id.clone()), ("valid_until", in_days(90))]).await;
+        city.server_fn(&li, "me/grants/extend", &[("grant_id", grant_id.clone()), ("valid_until", in_days(90))]).await;
     assert_eq!((status, err.get("Conflict").is_some()), (409, true), "a replaced grant cannot change: {err}");
     let extended_id = extended["grant_id"].as_str().unwrap().to_owned();
-    let (status, revoked) = call(&li, &city, "me/grants/revoke", &[("grant_id", extended_id.clone())]).await;
+    let (status, revoked) = city.server_fn(&li, "me/grants/revoke", &[("grant_id", extended_id.clone())]).await;
     assert_eq!((status, revoked["state"].as_str()), (200, Some("revoked")));
-    let (_, history) = call(&li, &city, "me/grants", &[]).await;
+    let (_, history) = city.server_fn(&li, "me/grants", &[]).await;
     let states: Vec<&str> = history.as_array().unwrap().iter().map(|g| g["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["revoked", "replaced", "replaced"]);
     let (status, body) = city.api_post(&token, &format!("/api/v1/services/{fare}/reads"), &ask).await;
@@ -143,11 +145,11 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
         ("me/grants/narrow", vec![("grant_id", extended_id.clone()), ("valid_until", in_days(1))]),
     ];
     for (name, form) in &own_calls {
-        let (status, body) = call(&anonymous, &city, name, form).await;
+        let (status, body) = city.server_fn(&anonymous, name, form).await;
         assert_eq!(status, 401, "anonymous {name}: {body}");
-        let (status, body) = call(&staff, &city, name, form).await;
+        let (status, body) = city.server_fn(&staff, name, form).await;
         assert_eq!(status, 403, "staff {name}: {body}");
-        let (status, body) = call(&maria, &city, name, form).await;
+        let (status, body) = city.server_fn(&maria, name, form).await;
         let text = body.to_string();
         assert!(!text.contains(&grant_id) && !text.contains(&resident.to_string()), "resident2 {name}: {text}");
         if name.starts_with("me/grants/") {
@@ -167,9 +169,9 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
             .unwrap();
         assert_eq!(resp.status(), 401, "agency token {name}");
     }
-    let (_, maria_grants) = call(&maria, &city, "me/grants", &[]).await;
+    let (_, maria_grants) = city.server_fn(&maria, "me/grants", &[]).await;
     assert_eq!(maria_grants, json!([]));
-    let (_, maria_receipts) = call(&maria, &city, "me/receipts", &[]).await;
+    let (_, maria_receipts) = city.server_fn(&maria, "me/receipts", &[]).await;
     assert_eq!(maria_receipts, json!([]));
     city.shutdown().await;
 }
@@ -186,7 +188,7 @@ async fn the_demo_residents_are_seeded_once_and_their_grants_pass_the_gate(_p: P
     // resident1 signs in to the account the seed created: same resident, same grants.
     let li = browser();
     sign_in(&li, &city.portal, "resident1").await;
-    let (_, grants) = call(&li, &city, "me/grants", &[]).await;
+    let (_, grants) = city.server_fn(&li, "me/grants", &[]).await;
     let states: Vec<&str> = grants.as_array().unwrap().iter().map(|g| g["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["active", "active"], "{grants}");
 

@@ -498,6 +498,33 @@ impl City {
         resident
     }
 
+    /// Grants `scopes` of `service` for `days` days, as the resident would.
+    pub async fn grant(
+        &self,
+        resident: uuid::Uuid,
+        service: uuid::Uuid,
+        scopes: &[&str],
+        days: i64,
+    ) -> server::grants::Grant {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let until = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+        server::grants::issue(&self.db, &self.portal.state.pseudonyms, resident, service, &scopes, until).await.unwrap()
+    }
+
+    /// Calls a server function (`/api/<name>`) with a form body as a browser would; the status
+    /// and the JSON answer (or the text, when it is not JSON).
+    pub async fn server_fn(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        form: &[(&str, String)],
+    ) -> (u16, serde_json::Value) {
+        let resp = client.post(format!("{}/api/{name}", self.portal.url)).form(form).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
     /// The resident's pseudonym at a service, as the agency sees it.
     pub fn pseudonym(&self, resident: uuid::Uuid, service: uuid::Uuid) -> String {
         self.portal.state.pseudonyms.pseudonym(resident, service).to_hex()
