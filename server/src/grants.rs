@@ -348,6 +348,9 @@ pub async fn narrow(
     if let Some(s) = v.required.iter().find(|s| !scopes.contains(s)) {
         return Err(invalid("scopes", format!("the service cannot work without {s:?}; revoke the grant instead")));
     }
+    if old.valid_until <= now {
+        return Err(invalid("valid_until", "the grant has already ended; extend it or grant the service again"));
+    }
     let until = match valid_until {
         Some(u) => check_until(now, u)?,
         None => old.valid_until,

@@ -170,6 +170,12 @@ async fn every_denial_reason_is_produced_for_real(_p: PgPoolOptions, opts: PgCon
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (status, body) = city.api_post(&transit, &p, &b).await;
     assert_eq!((status, body["reason"].as_str()), (403, Some("expired")), "{body}");
+    // An ended grant cannot be narrowed (nothing to narrow), only extended or granted again.
+    let maria_grant = grants::list(&city.db, maria).await.unwrap().remove(0);
+    let err = grants::narrow(&city.db, &key, maria, maria_grant.grant_id, None, None).await.unwrap_err();
+    assert!(matches!(err, grants::GrantError::Invalid { field: "valid_until", .. }), "{err}");
+    let extended = grants::extend(&city.db, &key, maria, maria_grant.grant_id, days(10)).await.unwrap();
+    assert_eq!(extended.state, grants::GrantState::Pending);
 
     // An unknown pseudonym: no_grant.
     let (status, body) = city
