@@ -84,23 +84,54 @@ pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::P
     let now = OffsetDateTime::now_utc();
     for (i, (subject, name, locale, district, birth, income)) in people.into_iter().enumerate() {
         let mut tx = db.begin().await?;
-        let account: Option<uuid::Uuid> = sqlx::query_scalar!(
-            "insert into account (issuer, subject, display_name, locale, roles) values ($1, $2, $3, $4, '{resident}')
-             on conflict on constraint account_issuer_subject_key do nothing returning account_id",
+        // The account and resident may exist already (someone signed in before the seed ran):
+        // reuse them, and seed only a resident without a civil record.
+        let account = sqlx::query_scalar!(
+            r#"with inserted as (
+                   insert into account (issuer, subject, display_name, locale, roles)
+                   values ($1, $2, $3, $4, '{resident}')
+                   on conflict on constraint account_issuer_subject_key do nothing
+                   returning account_id)
+               select account_id as "account_id!" from inserted
+               union all
+               select account_id from account where issuer = $1 and subject = $2
+               limit 1"#,
             issuer,
             subject,
             name,
             locale
         )
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some(account) = account else { continue };
         let resident = sqlx::query_scalar!(
-            "insert into resident (account_id, district_id) values ($1, $2) returning resident_id",
+            r#"with inserted as (
+                   insert into resident (account_id, district_id) values ($1, $2)
+                   on conflict on constraint resident_account_id_key do nothing
+                   returning resident_id)
+               select resident_id as "resident_id!" from inserted
+               union all
+               select resident_id from resident where account_id = $1
+               limit 1"#,
             account,
             district
         )
         .fetch_one(&mut *tx)
+        .await?;
+        let seeded: bool = sqlx::query_scalar!(
+            r#"select exists (select 1 from civil_record where resident_id = $1) as "e!""#,
+            resident
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if seeded {
+            continue;
+        }
+        sqlx::query!(
+            "update resident set district_id = coalesce(district_id, $2) where resident_id = $1",
+            resident,
+            district
+        )
+        .execute(&mut *tx)
         .await?;
         let birth = time::Date::parse(birth, &time::macros::format_description!("[year]-[month]-[day]"))?;
         sqlx::query!(

@@ -181,13 +181,20 @@ async fn the_demo_residents_are_seeded_once_and_their_grants_pass_the_gate(_p: P
     let mut city = City::start(&opts, &[]).await;
     let key = city.portal.state.pseudonyms.clone();
     let issuer = city.portal.idp.issuer.clone();
+    // resident1 signed in before the seed ran: the seed fills in that same resident.
+    let li = browser();
+    sign_in(&li, &city.portal, "resident1").await;
     assert_eq!(server::seed::seed_residents(&city.db, &issuer, &key).await.unwrap(), 2);
     assert_eq!(server::seed::seed_residents(&city.db, &issuer, &key).await.unwrap(), 0, "idempotent");
     city.settle().await;
+    let residents: i64 = sqlx::query_scalar("select count(*) from resident").fetch_one(&city.db).await.unwrap();
+    assert_eq!(residents, 2, "no second resident for resident1");
 
-    // resident1 signs in to the account the seed created: same resident, same grants.
-    let li = browser();
-    sign_in(&li, &city.portal, "resident1").await;
+    // resident2 signs in to the account the seed created; both see their seeded city.
+    let maria = browser();
+    sign_in(&maria, &city.portal, "resident2").await;
+    let (_, data) = city.server_fn(&maria, "me/data", &[("scopes[0]", "residence.district".into())]).await;
+    assert!(data.as_str().unwrap().contains("riverside"), "{data}");
     let (_, grants) = city.server_fn(&li, "me/grants", &[]).await;
     let states: Vec<&str> = grants.as_array().unwrap().iter().map(|g| g["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["active", "active"], "{grants}");
