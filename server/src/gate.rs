@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::ledger::LedgerSettings;
 use crate::ledger::bundle::entry_proof;
-use crate::ledger::store::{extend_status_map, with_stored_hashes};
+use crate::ledger::store::{HashCache, extend_status_map, with_stored_hashes_cached};
 use crate::pseudonym::PseudonymKey;
 use crate::records::{self, Range, ScopeData};
 
@@ -160,6 +160,9 @@ pub struct Gate {
     cache: Mutex<Cache>,
     receipts: mpsc::Sender<ReceiptJob>,
     status: tokio::sync::RwLock<StatusReplica>,
+    /// Stored tree hashes read so far: a grant read again after the log has grown needs only
+    /// the few hashes the growth added, not a database round trip for its whole path.
+    hashes: HashCache,
 }
 
 /// The grant-status map as persisted, kept in memory and extended version by version as quorum
@@ -201,7 +204,7 @@ impl Gate {
         tokio::spawn(receipt_writer(writer_db, jobs));
         let status =
             tokio::sync::RwLock::new(StatusReplica { map: StatusMap::new(MemoryStatusStore::new()), version: None });
-        Self { ledger, key, cache: Mutex::new(Cache::default()), receipts, status }
+        Self { ledger, key, cache: Mutex::new(Cache::default()), receipts, status, hashes: HashCache::default() }
     }
 
     /// Reads a resident's data for `reader` through every check above.
@@ -465,7 +468,10 @@ impl Gate {
         };
         let path = match path {
             Some(p) => p,
-            None => with_stored_hashes(conn, |r| chain::tree::prove_inclusion(size, index, r)).await?,
+            None => {
+                with_stored_hashes_cached(conn, Some(&self.hashes), |r| chain::tree::prove_inclusion(size, index, r))
+                    .await?
+            }
         };
         let status = match status {
             Some(s) => s,

@@ -353,3 +353,27 @@ async fn status_proofs_from_storage_verify_against_the_committed_map_roots(db: P
         }
     }
 }
+
+/// The gate's stored-hash cache answers what it has read before: a proof computed again needs
+/// no database (shown by deleting the rows), and is the same proof as the uncached one.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn cached_stored_hashes_give_the_same_proofs_without_the_database(db: PgPool) {
+    use server::ledger::store::{HashCache, with_stored_hashes, with_stored_hashes_cached};
+    let mut seq = Sequencer::acquire(&db, settings()).await.unwrap().unwrap();
+    enqueue_committed(&db, &(1..=40).map(grant).collect::<Vec<_>>()).await;
+    seq.integrate_batch().await.unwrap();
+    let (size, root) = tree_state(&db).await;
+    let mut conn = db.acquire().await.unwrap();
+    let prove = |i: u64| move |r: &dyn chain::tree::HashReader| tree::prove_inclusion(size, i, r);
+    let plain = with_stored_hashes(&mut conn, prove(7)).await.unwrap();
+    let cache = HashCache::default();
+    let cached = with_stored_hashes_cached(&mut conn, Some(&cache), prove(7)).await.unwrap();
+    assert_eq!(plain, cached);
+    sqlx::query("delete from ledger_hash").execute(&mut *conn).await.unwrap();
+    let again = with_stored_hashes_cached(&mut conn, Some(&cache), prove(7)).await.unwrap();
+    assert_eq!(again, plain, "answered from the cache alone");
+    let leaf: Vec<u8> =
+        sqlx::query_scalar("select body from ledger_entry where leaf_index = 7").fetch_one(&db).await.unwrap();
+    tree::verify_inclusion(&again, size, &root, 7, &tree::leaf_hash(&leaf)).unwrap();
+    assert!(with_stored_hashes(&mut conn, prove(7)).await.is_err(), "without the cache the rows are gone");
+}

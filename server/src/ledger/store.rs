@@ -27,6 +27,24 @@ pub async fn with_stored_hashes<T>(
     conn: &mut PgConnection,
     compute: impl Fn(&dyn HashReader) -> chain::Result<T>,
 ) -> anyhow::Result<T> {
+    with_stored_hashes_cached(conn, None, compute).await
+}
+
+/// Stored hashes a process has read, by stored-hash index. A stored hash never changes once
+/// the sequencer has committed it, so it can be kept for the life of the process; whatever is
+/// computed from it is still verified against a signed root by the caller.
+pub type HashCache = Mutex<HashMap<u64, Hash>>;
+
+/// [`with_stored_hashes`], answering from `cache` what it holds and adding what it fetches
+/// (the cache is emptied when it exceeds `MAX_CACHED_HASHES`).
+///
+/// # Errors
+/// As [`with_stored_hashes`].
+pub async fn with_stored_hashes_cached<T>(
+    conn: &mut PgConnection,
+    cache: Option<&HashCache>,
+    compute: impl Fn(&dyn HashReader) -> chain::Result<T>,
+) -> anyhow::Result<T> {
     struct Recorder(Mutex<Vec<u64>>);
     impl HashReader for Recorder {
         fn read_hashes(&self, indexes: &[u64]) -> chain::Result<Vec<Hash>> {
@@ -52,9 +70,31 @@ pub async fn with_stored_hashes<T>(
     let mut wanted = recorder.0.into_inner().expect("recorder lock");
     wanted.sort_unstable();
     wanted.dedup();
+    let mut known = HashMap::new();
+    if let Some(cache) = cache {
+        let cache = cache.lock().expect("hash cache");
+        wanted.retain(|i| match cache.get(i) {
+            Some(h) => {
+                known.insert(*i, *h);
+                false
+            }
+            None => true,
+        });
+    }
     let fetched = read_hashes(conn, &wanted).await?;
-    Ok(compute(&Fetched(fetched))?)
+    if let Some(cache) = cache {
+        let mut cache = cache.lock().expect("hash cache");
+        if cache.len() + fetched.len() > MAX_CACHED_HASHES {
+            cache.clear();
+        }
+        cache.extend(fetched.iter().map(|(i, h)| (*i, *h)));
+    }
+    known.extend(fetched);
+    Ok(compute(&Fetched(known))?)
 }
+
+/// Bound on [`HashCache`] entries (about 5 MB).
+const MAX_CACHED_HASHES: usize = 100_000;
 
 /// The stored hashes at `indexes` (those that exist).
 ///
