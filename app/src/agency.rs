@@ -151,7 +151,6 @@ pub async fn agency_read(
 pub mod ssr {
     use std::sync::Arc;
 
-    use leptos::prelude::*;
     use time::OffsetDateTime;
     use uuid::Uuid;
 
@@ -188,11 +187,11 @@ pub mod ssr {
     }
 
     /// The implementation the server put into the request context.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] when it is missing.
     pub fn agencies() -> Result<Arc<dyn Agencies>, AppError> {
-        use_context::<Arc<dyn Agencies>>().ok_or_else(|| {
-            tracing::error!("no Agencies implementation in context");
-            AppError::Internal
-        })
+        crate::error::ssr::provided()
     }
 
     /// The signed-in staff member, or why there is none.
@@ -201,8 +200,7 @@ pub mod ssr {
     /// [`AppError::Unauthorized`] when signed out; [`AppError::NotStaff`] for an account
     /// without the `agency_staff` role or without an agency.
     pub async fn staff() -> Result<Staff, AppError> {
-        let user = crate::api::ssr::session_user().await.map_err(|_| fail(AppError::Internal))?;
-        let Some(user) = user else { return Err(fail(AppError::Unauthorized)) };
+        let user = crate::error::ssr::signed_in().await?;
         match (&user.agency_id, user.roles.iter().any(|r| r == crate::auth::ROLE_AGENCY_STAFF)) {
             (Some(agency), true) => {
                 Ok(Staff { agency_id: agency.clone(), reader_id: format!("{agency}/console/{}", user.account_id) })

@@ -69,6 +69,30 @@ pub mod ssr {
         fail(AppError::Internal)
     }
 
+    /// What the server put into the request context for the server functions (an
+    /// implementation of one of their traits); a missing one is an internal error.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`].
+    pub fn provided<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
+        use_context::<T>().ok_or_else(|| {
+            tracing::error!(what = std::any::type_name::<T>(), "missing from the request context");
+            fail(AppError::Internal)
+        })
+    }
+
+    /// The signed-in user, or [`AppError::Unauthorized`].
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] when signed out, [`AppError::Internal`] when the session
+    /// store fails.
+    pub async fn signed_in() -> Result<crate::auth::SessionUser, AppError> {
+        match crate::api::ssr::session_user().await.map_err(|_| fail(AppError::Internal))? {
+            Some(user) => Ok(user),
+            None => Err(fail(AppError::Unauthorized)),
+        }
+    }
+
     /// Parses an RFC 3339 time from a form, naming the field when it is malformed.
     ///
     /// # Errors

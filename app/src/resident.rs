@@ -186,7 +186,6 @@ pub async fn my_data(scopes: Vec<String>, from: Option<String>, to: Option<Strin
 pub mod ssr {
     use std::sync::Arc;
 
-    use leptos::prelude::*;
     use time::OffsetDateTime;
     use uuid::Uuid;
 
@@ -228,11 +227,11 @@ pub mod ssr {
     }
 
     /// The implementation the server put into the request context.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] when it is missing.
     pub fn residents() -> Result<Arc<dyn Residents>, AppError> {
-        use_context::<Arc<dyn Residents>>().ok_or_else(|| {
-            tracing::error!("no Residents implementation in context");
-            AppError::Internal
-        })
+        crate::error::ssr::provided()
     }
 
     /// The signed-in resident's id, or the reason there is none.
@@ -240,10 +239,7 @@ pub mod ssr {
     /// # Errors
     /// [`AppError::Unauthorized`] when signed out, [`AppError::NotResident`] for staff accounts.
     pub async fn resident() -> Result<Uuid, AppError> {
-        let user = crate::api::ssr::session_user().await.map_err(|_| fail(AppError::Internal))?;
-        match user {
-            None => Err(fail(AppError::Unauthorized)),
-            Some(u) => u.resident_id.ok_or_else(|| fail(AppError::NotResident)),
-        }
+        let user = crate::error::ssr::signed_in().await?;
+        user.resident_id.ok_or_else(|| fail(AppError::NotResident))
     }
 }

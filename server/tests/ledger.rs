@@ -123,10 +123,16 @@ async fn the_lease_moves_to_another_process_when_the_sequencer_dies(db: PgPool) 
 async fn a_batch_aborted_mid_transaction_is_integrated_later_exactly_once(db: PgPool) {
     enqueue_committed(&db, &[grant(1), grant(2), grant(3)]).await;
     let mut seq = Sequencer::acquire(&db, settings()).await.unwrap().unwrap();
-    // Abort the batch future at its first await point inside the transaction.
-    let aborted = tokio::time::timeout(std::time::Duration::from_nanos(1), seq.integrate_batch()).await;
-    assert!(aborted.is_err(), "the batch was cut off inside its transaction");
-    drop(seq);
+    // Hold the tree row from another transaction, so the batch stops inside its own transaction
+    // (it locks that row first), then kill it there: the sequencer dies mid-batch.
+    let mut blocker = db.begin().await.unwrap();
+    sqlx::query("select 1 from ledger_tree for update").execute(&mut *blocker).await.unwrap();
+    let batch = tokio::spawn(async move { seq.integrate_batch().await.map(|_| ()) });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!batch.is_finished(), "the batch waits inside its transaction");
+    batch.abort();
+    assert!(batch.await.unwrap_err().is_cancelled(), "the batch was cut off inside its transaction");
+    blocker.rollback().await.unwrap();
     let integrated: i64 = sqlx::query_scalar("select count(*) from ledger_entry where leaf_index is not null")
         .fetch_one(&db)
         .await
