@@ -97,9 +97,11 @@ fn check_until(valid_from: OffsetDateTime, valid_until: OffsetDateTime) -> Resul
 }
 
 /// Locks the resident's row so that two changes to the same resident's grants run one after
-/// the other (one live grant per service).
+/// the other (one live grant per service). `NO KEY UPDATE`, not `UPDATE`: it must not block
+/// the foreign-key checks of receipts being written for this resident, or a revocation (which
+/// then waits for the receipt writer's lock on the grant) and the writer would deadlock.
 async fn lock_resident(conn: &mut PgConnection, resident_id: Uuid) -> Result<(), GrantError> {
-    sqlx::query!("select resident_id from resident where resident_id = $1 for update", resident_id)
+    sqlx::query!("select resident_id from resident where resident_id = $1 for no key update", resident_id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(GrantError::NotFound("resident"))?;

@@ -134,7 +134,8 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
     v.validate()?;
     let mut tx = db.begin().await?;
     let service =
-        sqlx::query!("select agency_id, slug, status from service where service_id = $1 for update", service_id)
+        // NO KEY UPDATE: serializes publishing without blocking receipts' foreign-key checks.
+        sqlx::query!("select agency_id, slug, status from service where service_id = $1 for no key update", service_id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(ServiceError::NotFound)?;

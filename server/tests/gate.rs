@@ -339,3 +339,60 @@ async fn receipts_match_successful_reads_under_concurrent_load(_p: PgPoolOptions
     assert_eq!(orphans, 0, "every receipt entry belongs to a receipt row");
     city.shutdown().await;
 }
+
+/// A revocation racing a burst of reads of the same grant: every read is either served (with
+/// its receipt) or refused as `revoked`, never an error; the revocation itself succeeds; and
+/// once it has returned, no read gets through.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_revocation_racing_reads_wins_and_nothing_fails(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let key = city.portal.state.pseudonyms.clone();
+    let planner = server::services::create_service(&city.db, "transit-authority", "trip-planner").await.unwrap();
+    let version = server::services::NewVersion {
+        name_en: "Trip planner".into(),
+        name_zh: "出行规划".into(),
+        description_en: String::new(),
+        description_zh: String::new(),
+        category: "transport".into(),
+        purpose: "Suggest better routes from your recent trips".into(),
+        required_scopes: s(&["transit.trips"]),
+        optional_scopes: vec![],
+        retention_days: 30,
+        districts: vec![],
+        access_mode: server::services::AccessMode::Ongoing,
+    };
+    server::services::publish_version(&city.db, planner, &version).await.unwrap();
+    let token = city.transit_token().await;
+    for round in 0..3 {
+        let li = city.resident(&format!("li-{round}")).await;
+        let grant = city.grant(li, planner, &["transit.trips"], 30).await;
+        city.settle().await;
+        let url = format!("{}/api/v1/services/{planner}/reads", city.portal.url);
+        let body = json!({"pseudonym": city.pseudonym(li, planner), "scopes": ["transit.trips"]});
+        let reads: Vec<_> = (0..30)
+            .map(|_| {
+                let (url, token, body) = (url.clone(), token.clone(), body.clone());
+                tokio::spawn(async move {
+                    let resp = reqwest::Client::new().post(url).bearer_auth(token).json(&body).send().await.unwrap();
+                    let status = resp.status().as_u16();
+                    let body: serde_json::Value = resp.json().await.unwrap();
+                    (status, body["reason"].as_str().map(str::to_owned))
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5 * round)).await;
+        grants::revoke(&city.db, &key, li, grant.grant_id).await.expect("the revocation never fails");
+        let (status, after) = city.api_post(&token, &url.replacen(&city.portal.url, "", 1), &body).await;
+        assert_eq!((status, after["reason"].as_str()), (403, Some("revoked")), "round {round}: after the revocation");
+        let mut served = 0;
+        for r in reads {
+            match r.await.unwrap() {
+                (200, _) => served += 1,
+                (403, Some(reason)) if reason == "revoked" => {}
+                other => panic!("round {round}: a racing read ended with {other:?}"),
+            }
+        }
+        assert_eq!(receipts(&city, li).await, served, "round {round}: one receipt per served read");
+    }
+    city.shutdown().await;
+}
