@@ -33,6 +33,14 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, a request whose arguments do not parse is the client's error: 400,
+        // not the 500 server functions answer by default.
+        #[cfg(feature = "ssr")]
+        if matches!(value, ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_))
+            && let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        {
+            opts.set_status(http::StatusCode::BAD_REQUEST);
+        }
         Self::ServerFn(value)
     }
 }

@@ -59,6 +59,10 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
     assert_eq!((status, err["Invalid"]["field"].as_str()), (400, Some("scopes")), "{err}");
     assert!(err["Invalid"]["problem"].as_str().unwrap().contains("transit.trips"), "names the required scope: {err}");
 
+    // Arguments that do not parse at all are the client's error too.
+    let (status, err) = city.server_fn(&li, "me/grants/extend", &[("grant_id", "not-a-uuid".into())]).await;
+    assert_eq!((status, err["ServerFn"].get("Args").is_some()), (400, true), "{err}");
+
     // Grant both scopes; pending until cosigned, then active.
     let (status, grant) = city
         .server_fn(
