@@ -151,6 +151,15 @@ async fn bad_input_is_refused_with_the_field_named_and_clients_are_rate_limited(
     let (status, err) = city.api_post(&token, "/api/v1/services/not-a-uuid/reads", &json!({})).await;
     assert_eq!((status, err["reason"].as_str()), (400, Some("path")), "{err}");
 
+    // A wrong method or an unknown path still answers in the API's JSON.
+    let resp =
+        reqwest::Client::new().get(format!("{}{reads}", city.portal.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!((err["error"].as_str(), err["reason"].as_str()), (Some("method_not_allowed"), Some("GET")));
+    let (status, err) = city.api_get(&token, "/api/v1/no-such-thing").await;
+    assert_eq!((status, err["error"].as_str()), (404, Some("not_found")));
+
     // Oversized body: 413 with the JSON error, nothing read.
     let huge = json!({"pseudonym": "ab".repeat(32), "scopes": vec!["transit.trips"; 10_000]});
     let (status, err) = city.api_post(&token, &reads, &huge).await;

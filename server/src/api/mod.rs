@@ -461,6 +461,15 @@ async fn unknown_route() -> ApiError {
     ApiError::not_found("endpoint")
 }
 
+async fn wrong_method(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        method.as_str(),
+        format!("{method} is not allowed here; see /api/v1/openapi.json"),
+    )
+}
+
 /// `/api/v1`: mounted by `web::app` outside the session and Origin layers (bearer tokens are
 /// not sent by browsers on their own, so cross-site requests cannot forge them).
 pub fn router() -> Router<AppState> {
@@ -473,6 +482,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/services/{service_id}/reads", post(read))
         .route("/api/v1/receipts/{receipt_id}/bundle", get(receipt_bundle))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_route))
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
