@@ -133,6 +133,25 @@ WITNESS_NAMES=(
 )
 LEDGER_ORIGIN="${ONECITY_LEDGER_ORIGIN:-ledger.onecity.example}"
 
+# bench_stack_start EXAMPLE: builds the release binary and the benchmark example, starts a
+# fresh PostgreSQL (port 5435) with a `bench` database and the ledger stack, and sets
+# BENCH_EXAMPLE to the example's path and DATABASE_URL. Refuses to wipe the state of a
+# benchmark that is still running.
+bench_stack_start() {
+  local example="$1"
+  cd "$ROOT"
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DATA/bench-pg" status >/dev/null 2>&1; then
+    die "another benchmark is running on .data/bench-pg; wait for it or stop it first"
+  fi
+  cargo build --release -p server --bin onecity --example "$example"
+  rm -rf "$DATA/bench-pg" "$DATA/bench-ledger"
+  pg_start "$DATA/bench-pg" 5435
+  psql -q -h 127.0.0.1 -p 5435 -U postgres -c "create database bench"
+  ledger_stack_start "$CARGO_TARGET_DIR/release/onecity" 5435 "$DATA/bench-ledger" 4401 8745
+  BENCH_EXAMPLE="$CARGO_TARGET_DIR/release/examples/$example"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5435/bench"
+}
+
 # ledger_stack_start BIN PG_PORT STATE_DIR WITNESS_BASE_PORT ANVIL_PORT
 # Starts the four witnesses (each with its own key and its own database) and a local chain
 # node, and exports the portal's ledger settings (log key, witnesses, anchor node).

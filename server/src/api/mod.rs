@@ -322,7 +322,8 @@ async fn list_grants(
     Ok(Json(agency::grants(&state.db, &client.agency_id, service_id).await?))
 }
 
-/// A read of one resident's data.
+/// A read of one resident's data. `from`, `to` and `limit` are [`Range`]'s fields spelled out:
+/// serde cannot refuse unknown fields next to a flattened struct.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadInput {
