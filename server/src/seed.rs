@@ -28,15 +28,9 @@ pub async fn migrate(args: &DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo city's districts: (id, English name, Chinese name).
-pub const DEMO_DISTRICTS: &[(&str, &str, &str)] = &[
-    ("harbor", "Harbor", "海港区"),
-    ("old-town", "Old Town", "老城区"),
-    ("riverside", "Riverside", "滨江区"),
-    ("university", "University Park", "大学城"),
-    ("hillcrest", "Hillcrest", "山岭区"),
-    ("new-east", "New East", "新东区"),
-];
+/// The city's map: one GeoJSON Feature per district (`properties`: district_id, name_en,
+/// name_zh). The same file is served from `public/`, so anyone can redraw the map.
+pub const CITY_GEOJSON: &str = include_str!("../../public/city.geojson");
 
 /// What `onecity seed` needs beyond the database: which provider's accounts the demo
 /// residents belong to, and the key their pseudonyms are derived from (the portal's).
@@ -59,11 +53,12 @@ pub struct SeedArgs {
 /// per part).
 pub async fn seed_demo(args: &SeedArgs) -> anyhow::Result<()> {
     let db = connect(&args.db).await?;
-    seed_districts(&db).await?;
+    let districts = seed_districts(&db).await?;
     let published = seed_services(&db).await?;
+    seed_places(&db).await?;
     let key = crate::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
     let residents = seed_residents(&db, &args.oidc_issuer, &key).await?;
-    tracing::info!(districts = DEMO_DISTRICTS.len(), published, residents, "demo city loaded");
+    tracing::info!(districts, published, residents, "demo city loaded");
     Ok(())
 }
 
@@ -203,14 +198,11 @@ async fn service_id(db: &PgPool, slug: &str) -> anyhow::Result<uuid::Uuid> {
 /// On any database or validation error.
 pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
     use crate::services::{AccessMode, NewVersion, create_service, publish_version};
-    let existing: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from service"#).fetch_one(db).await?;
-    if existing > 0 {
-        return Ok(0);
-    }
     let agencies = [
         ("transit-authority", "Transit Authority", "交通局"),
         ("housing-bureau", "Housing and Property Bureau", "住房和房产局"),
         ("health-department", "Health Department", "卫生局"),
+        ("utilities-company", "City Utilities", "城市公用事业公司"),
     ];
     for (id, en, zh) in agencies {
         sqlx::query!(
@@ -221,6 +213,10 @@ pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
         )
         .execute(db)
         .await?;
+    }
+    let existing: i64 = sqlx::query_scalar!(r#"select count(*) as "n!" from service"#).fetch_one(db).await?;
+    if existing > 0 {
+        return Ok(0);
     }
     let services = [
         (
@@ -259,6 +255,18 @@ pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
             30,
             AccessMode::OneOff,
         ),
+        (
+            "utilities-company",
+            "energy-saver",
+            "Energy saver",
+            "节能助手",
+            "utilities",
+            "Compare your monthly electricity use and suggest savings",
+            vec!["utilities.readings"],
+            vec![],
+            180,
+            AccessMode::Recurring { max_reads_per_day: 2 },
+        ),
     ];
     let count = services.len();
     for (agency, slug, name_en, name_zh, category, purpose, required, optional, retention_days, access_mode) in services
@@ -282,25 +290,182 @@ pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-/// Upserts the demo districts in one transaction.
+/// A district of [`CITY_GEOJSON`].
+pub struct MapDistrict {
+    pub district_id: String,
+    pub name_en: String,
+    pub name_zh: String,
+    pub geometry: serde_json::Value,
+    /// The mean of the outer ring's vertices: where its facilities are placed.
+    pub centre: (f64, f64),
+}
+
+/// Parses [`CITY_GEOJSON`] (or another city's map in the same shape).
+///
+/// # Errors
+/// When a feature lacks its names, or its geometry is not a polygon with at least 3 points.
+pub fn parse_city(geojson: &str) -> anyhow::Result<Vec<MapDistrict>> {
+    #[derive(serde::Deserialize)]
+    struct Collection {
+        features: Vec<Feature>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Feature {
+        properties: Props,
+        geometry: serde_json::Value,
+    }
+    #[derive(serde::Deserialize)]
+    struct Props {
+        district_id: String,
+        name_en: String,
+        name_zh: String,
+    }
+    let c: Collection = serde_json::from_str(geojson).context("the city map is not a GeoJSON FeatureCollection")?;
+    c.features
+        .into_iter()
+        .map(|f| {
+            let ring: Vec<(f64, f64)> = serde_json::from_value(f.geometry["coordinates"][0].clone())
+                .with_context(|| format!("district {}: the geometry is not a Polygon", f.properties.district_id))?;
+            anyhow::ensure!(ring.len() >= 4, "district {}: the ring has fewer than 3 points", f.properties.district_id);
+            let n = (ring.len() - 1) as f64; // the last point repeats the first
+            let centre = ring[..ring.len() - 1].iter().fold((0.0, 0.0), |(x, y), (a, b)| (x + a / n, y + b / n));
+            Ok(MapDistrict {
+                district_id: f.properties.district_id,
+                name_en: f.properties.name_en,
+                name_zh: f.properties.name_zh,
+                geometry: f.geometry,
+                centre,
+            })
+        })
+        .collect()
+}
+
+/// Upserts the districts of [`CITY_GEOJSON`], with their boundaries, in one transaction.
 ///
 /// # Errors
 /// On any database error.
-pub async fn seed_districts(db: &PgPool) -> Result<(), sqlx::Error> {
+pub async fn seed_districts(db: &PgPool) -> anyhow::Result<usize> {
+    let districts = parse_city(CITY_GEOJSON)?;
     let mut tx = db.begin().await?;
-    for (id, en, zh) in DEMO_DISTRICTS {
+    for d in &districts {
         sqlx::query!(
             // language=PostgreSQL
             r#"
-            insert into district (district_id, name_en, name_zh) values ($1, $2, $3)
-            on conflict (district_id) do update set name_en = excluded.name_en, name_zh = excluded.name_zh
+            insert into district (district_id, name_en, name_zh, boundary) values ($1, $2, $3, $4)
+            on conflict (district_id) do update
+                set name_en = excluded.name_en, name_zh = excluded.name_zh, boundary = excluded.boundary
             "#,
-            id,
-            en,
-            zh
+            d.district_id,
+            d.name_en,
+            d.name_zh,
+            d.geometry
         )
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(districts.len())
+}
+
+/// Facilities of each district, placed around its centre, and the current notices. Upserts,
+/// so a re-seed refreshes names without duplicating anything.
+///
+/// # Errors
+/// On any database error.
+pub async fn seed_places(db: &PgPool) -> anyhow::Result<()> {
+    // (kind, English suffix, Chinese suffix, offset from the centre in degrees lon/lat)
+    const PLACES: &[(&str, &str, &str, (f64, f64))] = &[
+        ("transit", "Metro Station", "地铁站", (0.000, 0.000)),
+        ("clinic", "Community Clinic", "社区卫生服务中心", (0.007, 0.004)),
+        ("library", "Library", "图书馆", (-0.007, 0.005)),
+        ("park", "Park", "公园", (-0.006, -0.006)),
+        ("service-centre", "Citizen Service Centre", "市民服务中心", (0.006, -0.005)),
+        ("recycling", "Recycling Point", "回收站", (0.010, -0.010)),
+    ];
+    let districts = parse_city(CITY_GEOJSON)?;
+    let mut tx = db.begin().await?;
+    for d in &districts {
+        for (kind, en, zh, (dx, dy)) in PLACES {
+            sqlx::query!(
+                // language=PostgreSQL
+                r#"
+                insert into facility (facility_id, district_id, kind, name_en, name_zh, lon, lat)
+                values ($1, $2, $3, $4, $5, $6, $7)
+                on conflict (facility_id) do update
+                    set name_en = excluded.name_en, name_zh = excluded.name_zh, lon = excluded.lon, lat = excluded.lat
+                "#,
+                format!("{}-{kind}", d.district_id),
+                d.district_id,
+                kind,
+                format!("{} {en}", d.name_en),
+                format!("{}{zh}", d.name_zh),
+                d.centre.0 + dx,
+                d.centre.1 + dy,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    // (id, district or city-wide, agency, en title, zh title, en body, zh body)
+    let notices: &[(&str, Option<&str>, &str, &str, &str, &str, &str)] = &[
+        (
+            "night-buses",
+            None,
+            "transit-authority",
+            "Night buses every 20 minutes",
+            "夜间公交每20分钟一班",
+            "From next month night lines N1–N6 run every 20 minutes between midnight and 5 am.",
+            "自下月起，夜间线路N1至N6在午夜至凌晨5点每20分钟一班。",
+        ),
+        (
+            "harbor-flu-clinic",
+            Some("harbor"),
+            "health-department",
+            "Free flu vaccination at Harbor Community Clinic",
+            "海港区社区卫生服务中心免费接种流感疫苗",
+            "Residents 65 and over can walk in on weekday mornings until the end of the season.",
+            "65岁及以上居民本季度内工作日上午可直接前往接种。",
+        ),
+        (
+            "riverside-water-works",
+            Some("riverside"),
+            "utilities-company",
+            "Water main renewal on Riverside Road",
+            "滨江路供水管道更新",
+            "Expect lower water pressure on weekdays between 10 am and 3 pm for two weeks.",
+            "两周内工作日上午10点至下午3点水压可能偏低。",
+        ),
+        (
+            "old-town-property-tax",
+            Some("old-town"),
+            "housing-bureau",
+            "Property tax counter moves to the Citizen Service Centre",
+            "房产税窗口迁至市民服务中心",
+            "The Old Town counter is now on the ground floor of the Citizen Service Centre.",
+            "老城区窗口已迁至市民服务中心一楼。",
+        ),
+    ];
+    for (id, district, agency, title_en, title_zh, body_en, body_zh) in notices {
+        sqlx::query!(
+            // language=PostgreSQL
+            r#"
+            insert into notice (notice_id, district_id, agency_id, title_en, title_zh, body_en, body_zh)
+            values ($1, $2, $3, $4, $5, $6, $7)
+            on conflict (notice_id) do update
+                set title_en = excluded.title_en, title_zh = excluded.title_zh,
+                    body_en = excluded.body_en, body_zh = excluded.body_zh
+            "#,
+            id,
+            *district,
+            agency,
+            title_en,
+            title_zh,
+            body_en,
+            body_zh
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
