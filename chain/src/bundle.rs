@@ -219,3 +219,28 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
     let (event, status) = verify_entry(&signed.checkpoint, &bundle.entry, bundle.status.as_ref(), now)?;
     Ok(Verdict { event, index: bundle.entry.index, checkpoint: signed.checkpoint, cosigners: report.valid, status })
 }
+
+/// Parses the ledger's published keys (`/ledger/keys`): the log's verifier key on the first
+/// line, one witness key per line, then `quorum K`. Blank lines are ignored.
+///
+/// # Errors
+/// [`Error::BadPolicy`] naming the line that is wrong, or what [`WitnessPolicy::new`] refuses.
+pub fn parse_policy(text: &str) -> Result<WitnessPolicy> {
+    use crate::note::VerifierKey;
+    let mut lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let quorum = lines
+        .pop()
+        .and_then(|l| l.strip_prefix("quorum "))
+        .ok_or_else(|| Error::BadPolicy("the keys must end with a line `quorum K`".into()))?
+        .parse::<usize>()
+        .map_err(|_| Error::BadPolicy("quorum is not a number".into()))?;
+    let Some((log, witnesses)) = lines.split_first() else {
+        return Err(Error::BadPolicy("there is no log key".into()));
+    };
+    let log = VerifierKey::parse(log).map_err(|e| Error::BadPolicy(format!("log key (first line): {e}")))?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(w).map_err(|e| Error::BadPolicy(format!("witness key {w:?}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    WitnessPolicy::new(log, witnesses, quorum)
+}

@@ -2,7 +2,7 @@
 //! auditor needs to check, offline, that an entry is in the log and, for a grant, whether it
 //! is active or revoked as of a quorum-cosigned checkpoint.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chain::bundle::{BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
 use chain::leaf::Event;
 use chain::tree;
@@ -85,18 +85,5 @@ pub async fn bundle_for(
 /// # Errors
 /// A malformed key, a missing or bad quorum line.
 pub fn parse_keys(text: &str) -> anyhow::Result<chain::WitnessPolicy> {
-    let mut lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let quorum = lines
-        .pop()
-        .and_then(|l| l.strip_prefix("quorum "))
-        .context("the keys file must end with a line `quorum K`")?
-        .parse::<usize>()
-        .context("quorum is not a number")?;
-    let Some((log, witnesses)) = lines.split_first() else { bail!("the keys file has no log key") };
-    let log = chain::note::VerifierKey::parse(log).context("bad log key (first line)")?;
-    let witnesses = witnesses
-        .iter()
-        .map(|w| chain::note::VerifierKey::parse(w).with_context(|| format!("bad witness key {w:?}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(chain::WitnessPolicy::new(log, witnesses, quorum)?)
+    Ok(chain::bundle::parse_policy(text)?)
 }
