@@ -114,6 +114,12 @@ pub async fn agency_create_service(slug: String) -> Result<Uuid, AppError> {
 #[server(endpoint = "agency/services/publish")]
 pub async fn agency_publish_version(service_id: Uuid, version: VersionInput) -> Result<PublishedView, AppError> {
     let staff = ssr::staff().await?;
+    let mut version = version;
+    // The console's form always carries the daily limit; it only means something for
+    // recurring access (the API, stricter, refuses it elsewhere).
+    if version.access_mode != "recurring" {
+        version.max_reads_per_day = None;
+    }
     ssr::agencies()?.publish(&staff, service_id, version).await
 }
 
@@ -144,7 +150,12 @@ pub async fn agency_read(
     let staff = ssr::staff().await?;
     let from = from.filter(|t| !t.trim().is_empty()).map(|t| crate::error::ssr::parse_time("from", &t)).transpose()?;
     let to = to.filter(|t| !t.trim().is_empty()).map(|t| crate::error::ssr::parse_time("to", &t)).transpose()?;
-    ssr::agencies()?.read(&staff, ssr::ReadArgs { service_id, pseudonym, scopes, from, to, limit }).await
+    let json = ssr::agencies()?.read(&staff, ssr::ReadArgs { service_id, pseudonym, scopes, from, to, limit }).await?;
+    ssr::redirect_plain_form(|| {
+        let receipt = serde_json::from_str::<serde_json::Value>(&json).ok()?["receipt_id"].as_str()?.to_owned();
+        Some(format!("/console/services/{service_id}?released={receipt}"))
+    });
+    Ok(json)
 }
 
 #[cfg(feature = "ssr")]
@@ -184,6 +195,17 @@ pub mod ssr {
         async fn withdraw(&self, staff: &Staff, service: Uuid) -> Result<(), AppError>;
         async fn grants(&self, staff: &Staff, service: Uuid) -> Result<Vec<AgencyGrantView>, AppError>;
         async fn read(&self, staff: &Staff, args: ReadArgs) -> Result<String, AppError>;
+    }
+
+    /// For a plain form post (JavaScript off), where the result cannot be shown on the page
+    /// the browser is sent back to, redirects to `to()` instead. Script and API callers get the
+    /// value as usual.
+    pub fn redirect_plain_form(to: impl FnOnce() -> Option<String>) {
+        if crate::error::ssr::plain_form_post()
+            && let Some(path) = to()
+        {
+            leptos_axum::redirect(&path);
+        }
     }
 
     /// The implementation the server put into the request context.

@@ -2,11 +2,19 @@
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::{SsrMode, StaticSegment, path};
 
 use crate::api::{Me, get_me};
+use crate::auth::ROLE_AGENCY_STAFF;
+use crate::i18n::{self, Locale, use_locale, use_messages};
+use crate::pages::consent::ConsentPage;
+use crate::pages::console::{ConsolePage, ConsoleServicePage};
+use crate::pages::data_use::DataUsePage;
 use crate::pages::home::HomePage;
+use crate::pages::permissions::PermissionsPage;
+use crate::pages::transparency::TransparencyPage;
 
 /// The Content-Security-Policy the server wants on every page, with `{nonce}` where the
 /// per-response script nonce goes. Provided by the server as context.
@@ -17,9 +25,11 @@ pub struct CspTemplate(pub String);
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_csp_header();
+    let locale = i18n::detect();
+    provide_context(locale);
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=locale.tag()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -54,6 +64,11 @@ fn set_csp_header() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // On the server the shell provided it already; in the browser it comes from <html lang>.
+    if use_context::<Locale>().is_none() {
+        provide_context(i18n::detect());
+    }
+    let t = use_messages();
     // One request for "who am I" per page load, shared by the header and the pages.
     let me = Resource::new(|| (), |_| get_me());
     provide_context(me);
@@ -70,15 +85,27 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="onecity" />
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main">
+                {t.skip_to_content}
+            </a>
             <Header />
             <main id="main" tabindex="-1">
+                // Pages render their own typed errors (ErrorNote); this catches anything else a
+                // view throws, so one broken part never blanks the whole page.
+                <ErrorBoundary fallback=move |_| view! { <p class="note error" role="alert">{t.error_generic}</p> }>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/consent/:service_id") view=ConsentPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/permissions") view=PermissionsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/data-use") view=DataUsePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/console") view=ConsolePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/console/services/:service_id") view=ConsoleServicePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/transparency") view=TransparencyPage ssr=SsrMode::InOrder />
                 </Routes>
+                </ErrorBoundary>
             </main>
             <footer class="site-footer">
-                <p>"onecity — your data, your city, every use on the record."</p>
+                <p>{t.footer}</p>
             </footer>
         </Router>
     }
@@ -90,12 +117,20 @@ pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
 #[component]
 fn Header() -> impl IntoView {
     let me = expect_context::<MeResource>();
+    let t = use_messages();
     view! {
         <header class="site-header">
             <a class="brand" href="/">
                 "onecity"
             </a>
-            <nav aria-label="Account">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let me = me.await.ok().flatten();
+                    view! { <Nav me /> }
+                })}
+            </Transition>
+            <div class="header-tools">
+                <LanguageSwitch />
                 <Transition fallback=|| view! { <span class="muted">"…"</span> }>
                     {move || Suspend::new(async move {
                         match me.await {
@@ -106,17 +141,22 @@ fn Header() -> impl IntoView {
                                     </span>
                                     <form method="post" action="/auth/logout" class="inline">
                                         <button type="submit" id="logout-button">
-                                            "Sign out"
+                                            {t.sign_out}
                                         </button>
                                     </form>
                                 }
                                     .into_any()
                             }
                             _ => {
+                                let location = use_location();
+                                let href = move || {
+                                    let back = format!("{}{}", location.pathname.get(), location.search.get());
+                                    format!("/auth/login?return_to={}", encode_query_value(&back))
+                                };
                                 view! {
                                     // rel=external: a full navigation to the server route, not the client router.
-                                    <a href="/auth/login" rel="external" id="login-link" class="button">
-                                        "Sign in"
+                                    <a href=href rel="external" id="login-link" class="button">
+                                        {t.sign_in}
                                     </a>
                                 }
                                     .into_any()
@@ -124,8 +164,87 @@ fn Header() -> impl IntoView {
                         }
                     })}
                 </Transition>
-            </nav>
+            </div>
         </header>
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+#[must_use]
+pub fn encode_query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The pages this person can use. `aria-current` marks where they are.
+#[component]
+fn Nav(me: Option<Me>) -> impl IntoView {
+    let t = use_messages();
+    let resident = me.as_ref().is_some_and(|m| m.is_resident);
+    let staff = me.as_ref().is_some_and(|m| m.roles.iter().any(|r| r == ROLE_AGENCY_STAFF));
+    view! {
+        <nav aria-label=t.nav_label class="site-nav">
+            <ul>
+                <li>
+                    <A href="/" exact=true>
+                        {if resident { t.nav_my_city } else { t.nav_city }}
+                    </A>
+                </li>
+                {resident
+                    .then(|| {
+                        view! {
+                            <li>
+                                <A href="/permissions">{t.nav_permissions}</A>
+                            </li>
+                            <li>
+                                <A href="/data-use">{t.nav_data_use}</A>
+                            </li>
+                        }
+                    })}
+                {staff
+                    .then(|| {
+                        view! {
+                            <li>
+                                <A href="/console">{t.nav_console}</A>
+                            </li>
+                        }
+                    })}
+                <li>
+                    <A href="/transparency">{t.nav_transparency}</A>
+                </li>
+            </ul>
+        </nav>
+    }
+}
+
+/// Two buttons in a plain form: a full page load in the chosen language, with or without
+/// JavaScript. The server remembers the choice (cookie, and the account when signed in).
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let t = use_messages();
+    let current = use_locale();
+    let location = use_location();
+    let back = move || format!("{}{}", location.pathname.get(), location.search.get());
+    view! {
+        <form method="post" action="/locale" class="lang-switch" aria-label=t.language>
+            <input type="hidden" name="back" value=back />
+            <button type="submit" name="lang" value="en" lang="en" aria-pressed=(current == Locale::En).to_string()>
+                "English"
+            </button>
+            <button
+                type="submit"
+                name="lang"
+                value="zh-CN"
+                lang="zh-CN"
+                aria-pressed=(current == Locale::Zh).to_string()
+            >
+                "中文"
+            </button>
+        </form>
     }
 }
 
@@ -135,11 +254,12 @@ fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    let t = use_messages();
     view! {
-        <Title text="Not found — onecity" />
-        <h1>"Page not found"</h1>
+        <Title text=format!("{} — onecity", t.not_found_title) />
+        <h1>{t.not_found_title}</h1>
         <p>
-            <a href="/">"Back to the city"</a>
+            <a href="/">{t.back_to_city}</a>
         </p>
     }
 }

@@ -37,6 +37,7 @@ impl FromServerFnError for AppError {
         // not the 500 server functions answer by default.
         #[cfg(feature = "ssr")]
         if matches!(value, ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_))
+            && !ssr::plain_form_post()
             && let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
         {
             opts.set_status(http::StatusCode::BAD_REQUEST);
@@ -64,10 +65,22 @@ pub mod ssr {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal | AppError::ServerFn(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>()
+            && !plain_form_post()
+        {
             opts.set_status(code);
         }
         e
+    }
+
+    /// A form posted by the browser itself (JavaScript off) accepts HTML. Its answer must stay
+    /// the redirect back to the page, which shows the error carried in the URL; a status set
+    /// here would replace the redirect's 302 and leave the person on a page of JSON.
+    #[must_use]
+    pub fn plain_form_post() -> bool {
+        use_context::<http::request::Parts>().is_some_and(|p| {
+            p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+        })
     }
 
     /// Logs the detail, tells the client only that something failed.

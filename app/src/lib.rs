@@ -8,9 +8,12 @@ pub mod agency;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod city;
 pub mod error;
+pub mod i18n;
 pub mod pages;
 pub mod resident;
+pub mod verify;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -125,7 +125,11 @@ pub async fn my_grants() -> Result<Vec<GrantView>, AppError> {
 pub async fn grant_service(service_id: Uuid, scopes: Vec<String>, valid_until: String) -> Result<GrantView, AppError> {
     let r = ssr::resident().await?;
     let until = ssr::parse_time("valid_until", &valid_until)?;
-    ssr::residents()?.issue(r, service_id, scopes, until).await
+    let grant = ssr::residents()?.issue(r, service_id, scopes, until).await?;
+    // Back to the consent screen, which follows the new grant from pending to active. A plain
+    // form post gets a 302; the browser bundle and API clients get the value and a header.
+    leptos_axum::redirect(&format!("/consent/{service_id}?grant={}", grant.grant_id));
+    Ok(grant)
 }
 
 /// Narrows a grant: fewer scopes and/or an earlier end.

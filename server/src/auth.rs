@@ -16,6 +16,7 @@
 use app::auth::{ROLE_AGENCY_STAFF, ROLE_RESIDENT, SESSION_USER_KEY, SessionUser};
 use axum::Router;
 use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -151,6 +152,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
+        .route("/locale", post(set_locale))
 }
 
 #[derive(Deserialize)]
@@ -302,7 +304,51 @@ async fn callback(
     let user = SessionUser { id_token: Some(id_token.to_string()), ..user };
     session.insert(SESSION_USER_KEY, &user).await.map_err(|e| Error::Anyhow(e.into()))?;
     tracing::info!(account = %user.account_id, "signed in");
-    Ok(Redirect::to(&pending.return_to).into_response())
+    let mut response = Redirect::to(&pending.return_to).into_response();
+    // The language this person chose in the portal before, on whatever device.
+    let chosen = sqlx::query_scalar!("select portal_locale from account where account_id = $1", user.account_id)
+        .fetch_one(&state.db)
+        .await?;
+    if let Some(locale) = chosen.as_deref().and_then(app::i18n::Locale::parse) {
+        response.headers_mut().append(header::SET_COOKIE, lang_cookie(locale, state.config.cookie_secure));
+    }
+    Ok(response)
+}
+
+fn lang_cookie(locale: app::i18n::Locale, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
+        app::i18n::LANG_COOKIE,
+        locale.tag()
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("lang=en; Path=/"))
+}
+
+#[derive(Deserialize)]
+struct LocaleForm {
+    lang: String,
+    back: Option<String>,
+}
+
+/// The language switch (a plain form, so it works without JavaScript): remembers the choice
+/// in a cookie and, for a signed-in person, in their account; then back to the page.
+async fn set_locale(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): axum::Form<LocaleForm>,
+) -> Result<Response, Error> {
+    let Some(locale) = app::i18n::Locale::parse(&form.lang) else {
+        return Err(Error::BadRequest(format!("lang: {:?} is not a language of this portal (en, zh-CN)", form.lang)));
+    };
+    if let Some(user) = session.get::<SessionUser>(SESSION_USER_KEY).await.map_err(|e| Error::Anyhow(e.into()))? {
+        sqlx::query!("update account set portal_locale = $2 where account_id = $1", user.account_id, locale.tag())
+            .execute(&state.db)
+            .await?;
+    }
+    let mut response = Redirect::to(&safe_return_to(form.back.as_deref())).into_response();
+    response.headers_mut().append(header::SET_COOKIE, lang_cookie(locale, state.config.cookie_secure));
+    Ok(response)
 }
 
 /// What the provider told us about the person.

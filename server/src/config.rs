@@ -125,6 +125,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ONECITY_ANCHOR_INTERVAL_SECS", default_value_t = 30)]
     pub anchor_interval_secs: u64,
 
+    /// A block explorer's transaction page, with `{tx}` where the hash goes (e.g.
+    /// `https://etherscan.io/tx/{tx}`): the Transparency page links each anchor there.
+    #[arg(long, env = "ONECITY_ANCHOR_EXPLORER_URL")]
+    pub anchor_explorer_url: Option<String>,
+
     /// File with the 32-byte secret residents' per-service pseudonyms are derived from (64 hex
     /// digits); created with mode 0600 when missing. Back it up: without it no grant passes
     /// the gate. dev: `.data/keys/pseudonym.key`.
@@ -169,6 +174,7 @@ pub struct LedgerConfig {
     pub anchor_rpc_url: Option<String>,
     pub anchor_key: Option<SecretString>,
     pub anchor_interval_secs: u64,
+    pub anchor_explorer_url: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -334,6 +340,14 @@ impl ServeArgs {
                 });
             }
         };
+        if let Some(url) = &self.anchor_explorer_url
+            && (!url.contains("{tx}") || Url::parse(&url.replace("{tx}", "0")).is_err())
+        {
+            return Err(ConfigError::Invalid {
+                flag: "anchor-explorer-url",
+                problem: "must be a URL with {tx} where the transaction hash goes".into(),
+            });
+        }
         if self.api_rate_per_minute == 0 {
             return Err(ConfigError::Invalid { flag: "api-rate-per-minute", problem: "must be at least 1".into() });
         }
@@ -386,6 +400,7 @@ impl ServeArgs {
                 anchor_rpc_url: self.anchor_rpc_url,
                 anchor_key,
                 anchor_interval_secs: self.anchor_interval_secs,
+                anchor_explorer_url: self.anchor_explorer_url,
             },
             pseudonym_key_file,
             api_audience,

@@ -134,6 +134,15 @@ pub struct Checked {
     scopes: Vec<String>,
     range: (OffsetDateTime, OffsetDateTime, i64),
     now: OffsetDateTime,
+    checkpoint_size: i64,
+}
+
+impl Checked {
+    /// Size of the quorum checkpoint the grant was verified against.
+    #[must_use]
+    pub fn checkpoint_size(&self) -> i64 {
+        self.checkpoint_size
+    }
 }
 
 /// A quorum checkpoint verified once: signatures, quorum, and its closing status.root entry.
@@ -339,7 +348,8 @@ impl Gate {
                 format!("not granted: {}; granted: {}", missing.join(", "), g.scopes.join(", ")),
             ));
         }
-        Ok(Checked { grant: g, grant_id, scopes, range, now })
+        let checkpoint_size = g.quorum_size;
+        Ok(Checked { grant: g, grant_id, scopes, range, now, checkpoint_size })
     }
 
     /// Step 5: the query restricted to the granted scopes, then the receipt, committed by the
@@ -351,7 +361,7 @@ impl Gate {
         mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
         reader: &Reader,
         req: &ReadRequest,
-        Checked { grant: g, grant_id, scopes, range, now }: Checked,
+        Checked { grant: g, grant_id, scopes, range, now, .. }: Checked,
     ) -> Result<Released, GateError> {
         let data = records::read(&mut conn, g.resident_id, &scopes, range).await?;
         // Back to the pool before waiting for the writer: a pool full of waiting reads must

@@ -2,9 +2,14 @@
 //! around the Leptos app. `main.rs` only parses the command line and calls in here, so
 //! integration tests can build the same router with their own database and provider.
 
+// The pages' view types (nested generics, one per element) are laid out here, where the app is
+// rendered; the default limit of 128 is too low for the larger pages.
+#![recursion_limit = "256"]
+
 pub mod agency;
 pub mod api;
 pub mod auth;
+pub mod city;
 pub mod config;
 pub mod error;
 pub mod gate;

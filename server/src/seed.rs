@@ -141,7 +141,8 @@ pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::P
         let stations = ["Harbor", "Old Town", "Museum", "Riverside", "University", "New East"];
         let trips: Vec<_> = (1..=60_i64)
             .flat_map(|d| {
-                let day = now - Duration::days(d);
+                // Commute times in the city's time zone (UTC+8).
+                let day = (now - Duration::days(d)).to_offset(time::macros::offset!(+8));
                 let (a, b) = (stations[(d as usize + i) % 6], stations[(d as usize + i + 2) % 6]);
                 [
                     (
@@ -407,7 +408,8 @@ pub async fn seed_places(db: &PgPool) -> anyhow::Result<()> {
         }
     }
     // (id, district or city-wide, agency, en title, zh title, en body, zh body)
-    let notices: &[(&str, Option<&str>, &str, &str, &str, &str, &str)] = &[
+    type Notice<'a> = (&'a str, Option<&'a str>, &'a str, &'a str, &'a str, &'a str, &'a str);
+    let notices: &[Notice] = &[
         (
             "night-buses",
             None,

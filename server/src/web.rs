@@ -99,10 +99,18 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
             Arc::new(crate::resident::ResidentService::new(state.db.clone(), state.pseudonyms.clone()));
         let agencies: Arc<dyn app::agency::ssr::Agencies> =
             Arc::new(crate::agency::AgencyConsole::new(state.db.clone(), state.gate.clone()));
+        let city: Arc<dyn app::city::ssr::City> = Arc::new(crate::city::CityService::new(
+            state.db.clone(),
+            state.pseudonyms.clone(),
+            state.gate.clone(),
+            state.ledger.clone(),
+            state.config.ledger.anchor_explorer_url.clone(),
+        ));
         move || {
             provide_context(db.clone());
             provide_context(residents.clone());
             provide_context(agencies.clone());
+            provide_context(city.clone());
             provide_context(csp.clone());
             leptos::nonce::provide_nonce();
         }

@@ -1,0 +1,150 @@
+//! Proof checks in the browser: the same `chain::verify_bundle` the `onecity verify` command
+//! and the gate run, compiled to WebAssembly.
+//!
+//! Which keys are trusted: a build may pin them (`ONECITY_PINNED_KEYS` at WebAssembly build
+//! time, the `/ledger/keys` text); otherwise the browser trusts the keys it saw the first
+//! time and keeps them in local storage, like SSH's known hosts. A later, different set is
+//! refused until the person compares them on the Transparency page (docs/threat-model.md).
+
+use crate::i18n::Locale;
+use crate::pages::parts::Expect;
+
+/// What a successful check established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub entry_type: String,
+    pub checkpoint_size: u64,
+    pub cosigners: usize,
+    /// For grants: `active`, `expired`, `revoked` or `absent`.
+    pub grant_status: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckError {
+    /// No quorum checkpoint covers the entry yet.
+    NotCosigned,
+    /// The ledger presented other keys than the ones this browser trusts.
+    KeysChanged,
+    /// The proof does not verify, or the entry is not what was expected.
+    Failed(String),
+    /// The bundle or the keys could not be fetched.
+    Unavailable(String),
+}
+
+impl Checked {
+    /// (CSS class, `data-verify` value, text).
+    #[must_use]
+    pub fn badge(&self, locale: Locale) -> (&'static str, &'static str, String) {
+        let t = locale.messages();
+        match self.grant_status {
+            Some("revoked") => ("revoked", "verified-revoked", t.badge_status_revoked.to_owned()),
+            Some("expired") => ("revoked", "verified-expired", t.badge_status_expired.to_owned()),
+            _ => ("verified", "verified", locale.verified_by(self.cosigners, self.checkpoint_size)),
+        }
+    }
+}
+
+impl CheckError {
+    #[must_use]
+    pub fn badge(&self, locale: Locale) -> (&'static str, &'static str, String) {
+        let t = locale.messages();
+        match self {
+            Self::NotCosigned => ("pending", "pending", t.badge_not_cosigned.to_owned()),
+            Self::KeysChanged => ("failed", "keys-changed", t.badge_keys_changed.to_owned()),
+            Self::Failed(why) => ("failed", "failed", format!("{}: {why}", t.badge_failed)),
+            Self::Unavailable(why) => ("unchecked", "unavailable", format!("{}: {why}", t.error_generic)),
+        }
+    }
+}
+
+/// Checks the entry at `index` (see the module docs for the trusted keys).
+///
+/// # Errors
+/// See [`CheckError`].
+#[cfg(feature = "hydrate")]
+pub async fn verify_entry(index: i64, expect: Expect) -> Result<Checked, CheckError> {
+    use chain::bundle::{ProofBundle, parse_policy, verify_bundle};
+
+    let keys = trusted_keys().await?;
+    let policy = parse_policy(&keys).map_err(|e| CheckError::Failed(format!("the ledger's keys: {e}")))?;
+    let (status, body) = get(&format!("/ledger/bundle/{index}")).await?;
+    if status == 404 {
+        return Err(CheckError::NotCosigned);
+    }
+    if status != 200 {
+        return Err(CheckError::Unavailable(format!("HTTP {status}")));
+    }
+    let bundle = ProofBundle::from_json(&body).map_err(|e| CheckError::Failed(e.to_string()))?;
+    if bundle.entry.index != u64::try_from(index).unwrap_or(u64::MAX) {
+        return Err(CheckError::Failed(format!("the bundle proves entry {} instead", bundle.entry.index)));
+    }
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let entry_type = verdict.event.type_name().to_owned();
+    let wanted = match expect {
+        Expect::Grant => "grant.issued",
+        Expect::Receipt => "access.receipt",
+    };
+    if entry_type != wanted {
+        return Err(CheckError::Failed(format!("entry {index} is a {entry_type}, not a {wanted}")));
+    }
+    let grant_status = verdict.status.as_ref().map(|s| match s.status {
+        Some(chain::GrantStatus::Active { .. }) if s.active_now => "active",
+        Some(chain::GrantStatus::Active { .. }) => "expired",
+        Some(chain::GrantStatus::Revoked { .. }) => "revoked",
+        None => "absent",
+    });
+    Ok(Checked {
+        entry_type,
+        checkpoint_size: verdict.checkpoint.size,
+        cosigners: verdict.cosigners.len(),
+        grant_status,
+    })
+}
+
+/// On the server the badge is never computed: the browser does it.
+#[cfg(not(feature = "hydrate"))]
+pub async fn verify_entry(_index: i64, _expect: Expect) -> Result<Checked, CheckError> {
+    std::future::pending().await
+}
+
+#[cfg(feature = "hydrate")]
+const STORED_KEYS: &str = "onecity.trusted-ledger-keys";
+
+/// The pinned keys, else the ones first seen (stored), refusing a different set.
+#[cfg(feature = "hydrate")]
+async fn trusted_keys() -> Result<String, CheckError> {
+    if let Some(pinned) = option_env!("ONECITY_PINNED_KEYS") {
+        return Ok(pinned.to_owned());
+    }
+    let (status, served) = get("/ledger/keys").await?;
+    if status != 200 {
+        return Err(CheckError::Unavailable(format!("keys: HTTP {status}")));
+    }
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let normal = |s: &str| s.split_whitespace().collect::<Vec<_>>().join("\n");
+    match storage.as_ref().and_then(|s| s.get_item(STORED_KEYS).ok().flatten()) {
+        Some(known) if normal(&known) != normal(&served) => Err(CheckError::KeysChanged),
+        Some(known) => Ok(known),
+        None => {
+            if let Some(s) = storage {
+                // Private windows may refuse; the check itself still runs.
+                let _ = s.set_item(STORED_KEYS, &served);
+            }
+            Ok(served)
+        }
+    }
+}
+
+/// GET a same-origin URL: (status, body).
+#[cfg(feature = "hydrate")]
+async fn get(url: &str) -> Result<(u16, String), CheckError> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let unavailable = |e: wasm_bindgen::JsValue| CheckError::Unavailable(format!("{e:?}"));
+    let window = web_sys::window().ok_or_else(|| CheckError::Unavailable("no window".into()))?;
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str(url)).await.map_err(unavailable)?.dyn_into().map_err(unavailable)?;
+    let text = JsFuture::from(response.text().map_err(unavailable)?).await.map_err(unavailable)?;
+    Ok((response.status(), text.as_string().unwrap_or_default()))
+}

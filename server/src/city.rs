@@ -1,0 +1,581 @@
+//! The server's side of `app::city`: the public city, a resident's My City, the ledger's
+//! public state.
+//!
+//! My City's cards are filled only after the gate has checked the permission (steps 1–4 of
+//! docs/gate.md: fresh row, leaf, inclusion and status proofs against the newest quorum
+//! checkpoint, window). The data in a card is the resident's own, read with the permission's
+//! scopes only, so the card shows what the service would see. It writes no access receipt:
+//! the reader is the resident, not the agency.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use app::city::ssr::City;
+use app::city::{
+    AlarmView, AnchorView, CardCheck, CardPart, CardView, CheckpointView, FacilityView, MapArea, MapView, MyCityView,
+    NoticeView, PublicCityView, Reading, Title, TransparencyView, Trip, WitnessView,
+};
+use app::resident::ssr::{Residents, fail};
+use app::resident::{AppError, GrantView};
+use sqlx::PgPool;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+use crate::gate::{DenyReason, Gate, GateError, ReadRequest, Reader};
+use crate::ledger::LedgerSettings;
+use crate::pseudonym::PseudonymKey;
+use crate::records::{self, Range, ScopeData};
+use crate::resident::ResidentService;
+
+/// Width of every map in SVG user units; the height follows the area's shape.
+const MAP_WIDTH: f64 = 640.0;
+
+pub struct CityService {
+    db: PgPool,
+    key: Arc<PseudonymKey>,
+    gate: Arc<Gate>,
+    ledger: Arc<LedgerSettings>,
+    residents: ResidentService,
+    /// Block explorer URL with `{tx}` where the transaction hash goes.
+    explorer: Option<String>,
+}
+
+impl CityService {
+    #[must_use]
+    pub fn new(
+        db: PgPool,
+        key: Arc<PseudonymKey>,
+        gate: Arc<Gate>,
+        ledger: Arc<LedgerSettings>,
+        explorer: Option<String>,
+    ) -> Self {
+        let residents = ResidentService::new(db.clone(), key.clone());
+        Self { db, key, gate, ledger, residents, explorer }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "city function failed");
+    fail(AppError::Internal)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A district as stored, with its GeoJSON boundary.
+struct Area {
+    district_id: String,
+    name_en: String,
+    name_zh: String,
+    rings: Vec<Vec<(f64, f64)>>,
+}
+
+/// The outer rings of a GeoJSON Polygon or MultiPolygon (holes are not drawn: districts
+/// have none, and a hole would only hide part of the fill).
+fn outer_rings(geometry: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
+    let ring = |v: &serde_json::Value| serde_json::from_value::<Vec<(f64, f64)>>(v.clone()).ok();
+    match geometry["type"].as_str() {
+        Some("Polygon") => ring(&geometry["coordinates"][0]).into_iter().collect(),
+        Some("MultiPolygon") => geometry["coordinates"]
+            .as_array()
+            .map(|polys| polys.iter().filter_map(|p| ring(&p[0])).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Projects lon/lat onto a `MAP_WIDTH`-wide SVG (equirectangular, scaled by the cosine of the
+/// middle latitude, which is exact enough at city scale), showing `bbox` (lon/lat) with a margin.
+struct Projection {
+    west: f64,
+    north: f64,
+    scale: f64,
+    cos: f64,
+    height: f64,
+}
+
+impl Projection {
+    fn fit((w, s, e, n): (f64, f64, f64, f64), margin: f64) -> Self {
+        let (dx, dy) = ((e - w) * margin, (n - s) * margin);
+        let (w, s, e, n) = (w - dx, s - dy, e + dx, n + dy);
+        let cos = ((s + n) / 2.0).to_radians().cos();
+        let scale = MAP_WIDTH / ((e - w) * cos).max(f64::EPSILON);
+        Self { west: w, north: n, scale, cos, height: (n - s) * scale }
+    }
+
+    fn point(&self, (lon, lat): (f64, f64)) -> (f64, f64) {
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        (round((lon - self.west) * self.cos * self.scale), round((self.north - lat) * self.scale))
+    }
+}
+
+fn bbox<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Option<(f64, f64, f64, f64)> {
+    points.fold(None, |acc, &(x, y)| {
+        Some(match acc {
+            None => (x, y, x, y),
+            Some((w, s, e, n)) => (w.min(x), s.min(y), e.max(x), n.max(y)),
+        })
+    })
+}
+
+/// Draws `areas` framed on `focus` (lon/lat box), with `facilities` inside the frame.
+fn draw(
+    areas: &[Area],
+    facilities: Vec<(String, String, String, String, f64, f64)>,
+    home: Option<&str>,
+    focus: (f64, f64, f64, f64),
+    margin: f64,
+) -> MapView {
+    let p = Projection::fit(focus, margin);
+    let areas = areas
+        .iter()
+        .map(|a| {
+            let mut path = String::new();
+            for ring in &a.rings {
+                for (i, &pt) in ring.iter().enumerate() {
+                    let (x, y) = p.point(pt);
+                    path.push_str(&format!("{}{x} {y} ", if i == 0 { 'M' } else { 'L' }));
+                }
+                path.push('Z');
+            }
+            let all: Vec<(f64, f64)> = a.rings.iter().flatten().copied().collect();
+            let n = all.len().max(1) as f64;
+            let centre = all.iter().fold((0.0, 0.0), |(x, y), (a, b)| (x + a / n, y + b / n));
+            MapArea {
+                district_id: a.district_id.clone(),
+                name_en: a.name_en.clone(),
+                name_zh: a.name_zh.clone(),
+                path,
+                label: p.point(centre),
+                home: home == Some(a.district_id.as_str()),
+            }
+        })
+        .collect();
+    let (w, s, e, n) = focus;
+    let facilities = facilities
+        .into_iter()
+        .filter(|f| (w..=e).contains(&f.4) && (s..=n).contains(&f.5))
+        .map(|(facility_id, kind, name_en, name_zh, lon, lat)| FacilityView {
+            facility_id,
+            kind,
+            name_en,
+            name_zh,
+            at: p.point((lon, lat)),
+        })
+        .collect();
+    MapView { width: MAP_WIDTH as u32, height: p.height.round() as u32, areas, facilities }
+}
+
+/// The next property-tax instalment after `now`: the city collects on 30 June and 31 December.
+fn next_tax_due(now: OffsetDateTime) -> OffsetDateTime {
+    use time::macros::time;
+    let year = now.year();
+    let june = time::Date::from_calendar_date(year, time::Month::June, 30).map(|d| d.with_time(time!(23:59)));
+    let dec = time::Date::from_calendar_date(year, time::Month::December, 31).map(|d| d.with_time(time!(23:59)));
+    [june, dec]
+        .into_iter()
+        .flatten()
+        .map(|d| d.assume_offset(city_offset()))
+        .find(|&d| d > now)
+        .or_else(|| {
+            time::Date::from_calendar_date(year + 1, time::Month::June, 30)
+                .ok()
+                .map(|d| d.with_time(time!(23:59)).assume_offset(city_offset()))
+        })
+        .unwrap_or(now)
+}
+
+fn city_offset() -> UtcOffset {
+    UtcOffset::from_hms(app::i18n::CITY_OFFSET_HOURS, 0, 0).unwrap_or(UtcOffset::UTC)
+}
+
+/// The first day of the current month in the city's time zone.
+fn month_start(now: OffsetDateTime) -> OffsetDateTime {
+    let local = now.to_offset(city_offset());
+    local.replace_day(1).map(|d| d.replace_time(time::Time::MIDNIGHT)).unwrap_or(local)
+}
+
+impl CityService {
+    async fn areas(&self) -> Result<Vec<Area>, AppError> {
+        let rows = sqlx::query!(
+            r#"select district_id, name_en, name_zh, boundary as "boundary?" from district order by district_id"#
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Area {
+                rings: r.boundary.as_ref().map(outer_rings).unwrap_or_default(),
+                district_id: r.district_id,
+                name_en: r.name_en,
+                name_zh: r.name_zh,
+            })
+            .collect())
+    }
+
+    async fn facilities(&self) -> Result<Vec<(String, String, String, String, f64, f64)>, AppError> {
+        let rows =
+            sqlx::query!("select facility_id, kind, name_en, name_zh, lon, lat from facility order by facility_id")
+                .fetch_all(&self.db)
+                .await
+                .map_err(internal)?;
+        Ok(rows.into_iter().map(|r| (r.facility_id, r.kind, r.name_en, r.name_zh, r.lon, r.lat)).collect())
+    }
+
+    /// Current notices: the whole city's and, when given, one district's; newest first.
+    async fn notices(&self, district: Option<&str>, all_districts: bool) -> Result<Vec<NoticeView>, AppError> {
+        let rows = sqlx::query!(
+            // language=PostgreSQL
+            r#"
+            select n.notice_id, n.district_id, a.name_en as agency_name_en, a.name_zh as agency_name_zh,
+                   n.title_en, n.title_zh, n.body_en, n.body_zh, n.published_at
+            from notice n
+            join agency a using (agency_id)
+            where n.published_at <= now() and (n.expires_at is null or n.expires_at > now())
+              and (n.district_id is null or $2 or n.district_id = $1)
+            order by n.published_at desc, n.notice_id
+            limit 20
+            "#,
+            district,
+            all_districts
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| NoticeView {
+                notice_id: r.notice_id,
+                district_id: r.district_id,
+                agency_name_en: r.agency_name_en,
+                agency_name_zh: r.agency_name_zh,
+                title_en: r.title_en,
+                title_zh: r.title_zh,
+                body_en: r.body_en,
+                body_zh: r.body_zh,
+                published_at: rfc3339(r.published_at),
+            })
+            .collect())
+    }
+
+    /// The gate's steps 1–4 for the resident's own permission. A spent one-off or daily
+    /// limit concerns the agency's reads, not whether the permission holds.
+    async fn check(&self, resident: Uuid, g: &GrantView) -> Result<CardCheck, AppError> {
+        let mut conn = self.db.acquire().await.map_err(internal)?;
+        let reader = Reader { agency_id: g.agency_id.clone(), id: "resident".into() };
+        let req = ReadRequest {
+            service_id: g.service_id,
+            pseudonym: self.key.pseudonym(resident, g.service_id),
+            scopes: g.scopes.clone(),
+            range: Range::default(),
+        };
+        match self.gate.check(&mut conn, &reader, &req).await {
+            Ok(checked) => Ok(CardCheck::Verified { checkpoint_size: checked.checkpoint_size() }),
+            Err(GateError::Denied { reason: DenyReason::FrequencyExceeded, .. }) => {
+                let size = sqlx::query_scalar!(
+                    r#"select coalesce(max(tree_size), 0) as "n!" from ledger_checkpoint where quorum_at is not null"#
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(internal)?;
+                Ok(CardCheck::Verified { checkpoint_size: size })
+            }
+            Err(GateError::Denied { reason: DenyReason::Pending, .. }) => Ok(CardCheck::Pending),
+            Err(GateError::Denied { reason: DenyReason::Integrity, .. }) => Ok(CardCheck::Integrity),
+            // Revoked or expired between listing and checking: the card is not shown.
+            Err(GateError::Denied { reason, .. }) => {
+                Err(fail(AppError::Denied { reason: reason.as_str().to_owned(), message: String::new() }))
+            }
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// The card's contents: the resident's own data under the permission's scopes.
+    async fn parts(
+        &self,
+        resident: Uuid,
+        scopes: &[String],
+        facilities: &[FacilityView],
+    ) -> Result<Vec<CardPart>, AppError> {
+        let mut conn = self.db.acquire().await.map_err(internal)?;
+        let now = OffsetDateTime::now_utc();
+        let mut parts = Vec::new();
+        for scope in scopes {
+            let range = match scope.as_str() {
+                "transit.trips" => (month_start(now), now, i64::from(records::MAX_RECORDS)),
+                "utilities.readings" => (now - Duration::days(366), now, 12),
+                _ => (now - Duration::days(31), now, 200),
+            };
+            let data = records::read(&mut conn, resident, std::slice::from_ref(scope), range)
+                .await
+                .map_err(|e| internal(format!("{e:#}")))?;
+            let Some(data) = data.into_values().next() else { continue };
+            parts.push(part(scope, data, now, range.0, facilities));
+        }
+        Ok(parts)
+    }
+}
+
+fn part(
+    scope: &str,
+    data: ScopeData,
+    now: OffsetDateTime,
+    from: OffsetDateTime,
+    facilities: &[FacilityView],
+) -> CardPart {
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    match (scope, data) {
+        ("transit.trips", ScopeData::Behavioral { records, .. }) => {
+            let spend = records.iter().map(|r| r.data["fare_cents"].as_i64().unwrap_or(0)).sum();
+            let mut recent: Vec<Trip> = records
+                .iter()
+                .map(|r| Trip {
+                    at: rfc3339(r.occurred_at),
+                    from: text(&r.data, "from"),
+                    to: text(&r.data, "to"),
+                    fare_cents: r.data["fare_cents"].as_i64().unwrap_or(0),
+                })
+                .collect();
+            recent.sort_by(|a, b| b.at.cmp(&a.at));
+            recent.truncate(3);
+            CardPart::Trips { month_start: rfc3339(from), count: records.len() as i64, spend_cents: spend, recent }
+        }
+        ("property.titles", ScopeData::Confirmation { records }) => CardPart::Titles {
+            titles: records
+                .iter()
+                .map(|r| Title {
+                    address: text(&r.data, "address"),
+                    registered: text(&r.data, "registered"),
+                    tax_due: rfc3339(next_tax_due(now)),
+                })
+                .collect(),
+        },
+        ("utilities.readings", ScopeData::Behavioral { records, .. }) => {
+            let mut readings: Vec<Reading> = records
+                .iter()
+                .filter(|r| r.data["kwh"].is_number())
+                .map(|r| Reading {
+                    at: rfc3339(r.occurred_at),
+                    meter: text(&r.data, "meter"),
+                    kwh: r.data["kwh"].as_i64().unwrap_or(0),
+                })
+                .collect();
+            readings.sort_by(|a, b| a.at.cmp(&b.at));
+            CardPart::Readings { readings }
+        }
+        ("identity.age_over_65", ScopeData::Predicate { value }) => CardPart::Eligibility {
+            eligible: value.as_bool(),
+            clinic: facilities.iter().find(|f| f.kind == "clinic").cloned(),
+        },
+        (scope, _) => CardPart::Other { scope: scope.to_owned() },
+    }
+}
+
+#[async_trait::async_trait]
+impl City for CityService {
+    async fn public_city(&self) -> Result<PublicCityView, AppError> {
+        let areas = self.areas().await?;
+        let frame = bbox(areas.iter().flat_map(|a| a.rings.iter().flatten())).unwrap_or((0.0, 0.0, 1.0, 1.0));
+        let map = draw(&areas, Vec::new(), None, frame, 0.02);
+        let districts = areas
+            .iter()
+            .map(|a| app::api::District {
+                district_id: a.district_id.clone(),
+                name_en: a.name_en.clone(),
+                name_zh: a.name_zh.clone(),
+            })
+            .collect();
+        let services = self.public_services().await?;
+        Ok(PublicCityView {
+            map,
+            districts,
+            services,
+            notices: self.notices(None, true).await?,
+            scopes: self.residents.scopes().await?,
+        })
+    }
+
+    async fn my_city(&self, resident: Uuid) -> Result<MyCityView, AppError> {
+        let who = sqlx::query!(
+            r#"
+            select a.display_name, d.district_id as "district_id?", d.name_en as "name_en?", d.name_zh as "name_zh?"
+            from resident r join account a using (account_id) left join district d on d.district_id = r.district_id
+            where r.resident_id = $1
+            "#,
+            resident
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(internal)?;
+        let district = match (who.district_id, who.name_en, who.name_zh) {
+            (Some(district_id), Some(name_en), Some(name_zh)) => {
+                Some(app::api::District { district_id, name_en, name_zh })
+            }
+            _ => None,
+        };
+        let areas = self.areas().await?;
+        let map = district.as_ref().and_then(|d| {
+            let home = areas.iter().find(|a| a.district_id == d.district_id)?;
+            let frame = bbox(home.rings.iter().flatten())?;
+            Some((d.district_id.clone(), frame))
+        });
+        let map = match map {
+            Some((home, frame)) => Some(draw(&areas, self.facilities().await?, Some(&home), frame, 0.25)),
+            None => None,
+        };
+        let home_facilities: Vec<FacilityView> = map.as_ref().map(|m| m.facilities.clone()).unwrap_or_default();
+
+        let grants = self.residents.grants(resident).await?;
+        let offers = self.residents.offers(resident).await?;
+        let agencies: BTreeMap<String, (String, String)> = offers
+            .iter()
+            .map(|o| (o.agency_id.clone(), (o.agency_name_en.clone(), o.agency_name_zh.clone())))
+            .collect();
+        let mut cards = Vec::new();
+        for g in grants.into_iter().filter(|g| g.state == "active" || g.state == "pending") {
+            let check = match self.check(resident, &g).await {
+                Ok(check) => check,
+                Err(AppError::Denied { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let parts = match check {
+                CardCheck::Verified { .. } => self.parts(resident, &g.scopes, &home_facilities).await?,
+                _ => Vec::new(),
+            };
+            let (agency_name_en, agency_name_zh) = agencies.get(&g.agency_id).cloned().unwrap_or_default();
+            cards.push(CardView { grant: g, agency_name_en, agency_name_zh, check, parts });
+        }
+        let enabled: Vec<Uuid> = cards.iter().map(|c| c.grant.service_id).collect();
+        let offers = offers.into_iter().filter(|o| !enabled.contains(&o.service_id)).collect();
+        Ok(MyCityView {
+            name: who.display_name,
+            notices: self.notices(district.as_ref().map(|d| d.district_id.as_str()), false).await?,
+            district,
+            map,
+            cards,
+            offers,
+            scopes: self.residents.scopes().await?,
+        })
+    }
+
+    async fn transparency(&self) -> Result<TransparencyView, AppError> {
+        let cp = sqlx::query!(
+            "select tree_size, root_hash, note, quorum_at from ledger_checkpoint
+             where quorum_at is not null order by tree_size desc limit 1"
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(internal)?;
+        let checkpoint = cp.map(|c| {
+            use base64::Engine as _;
+            CheckpointView {
+                tree_size: c.tree_size,
+                root_hash: base64::engine::general_purpose::STANDARD.encode(&c.root_hash),
+                cosigned_at: c.quorum_at.map(rfc3339).unwrap_or_default(),
+                note: c.note,
+            }
+        });
+        let seen: BTreeMap<String, (Option<OffsetDateTime>, i64)> =
+            sqlx::query!("select name, tree_size, last_cosign_at from ledger_witness")
+                .fetch_all(&self.db)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|r| (r.name, (r.last_cosign_at, r.tree_size)))
+                .collect();
+        let witnesses = self
+            .ledger
+            .witnesses
+            .iter()
+            .map(|w| {
+                let name = w.key.name.clone();
+                let (last, size) = seen.get(&name).cloned().unwrap_or((None, 0));
+                WitnessView { name, key: w.key.to_string(), last_cosigned_at: last.map(rfc3339), tree_size: size }
+            })
+            .collect();
+        let anchors = sqlx::query!(
+            "select tree_size, checkpoint_hash, chain_id, tx_hash, block_number, anchored_at
+             from ledger_anchor order by tree_size desc limit 10"
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|a| AnchorView {
+            tree_size: a.tree_size,
+            checkpoint_hash: hex::encode(&a.checkpoint_hash),
+            chain_id: a.chain_id,
+            tx_url: self.explorer.as_ref().map(|t| t.replace("{tx}", &a.tx_hash)),
+            tx_hash: a.tx_hash,
+            block_number: a.block_number,
+            anchored_at: rfc3339(a.anchored_at),
+        })
+        .collect();
+        let alarms = sqlx::query!(
+            "select kind, detail, raised_at, resolved_at from ledger_alarm order by raised_at desc limit 50"
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|a| AlarmView {
+            kind: a.kind,
+            detail: a.detail,
+            raised_at: rfc3339(a.raised_at),
+            resolved: a.resolved_at.is_some(),
+        })
+        .collect();
+        Ok(TransparencyView {
+            checkpoint,
+            log_key: self.ledger.log_key().to_string(),
+            witnesses,
+            quorum: self.ledger.quorum() as i64,
+            anchors,
+            alarms,
+        })
+    }
+}
+
+impl CityService {
+    /// Published services, as offers nobody has taken.
+    async fn public_services(&self) -> Result<Vec<app::resident::OfferView>, AppError> {
+        // An id no resident has: every service comes back untaken.
+        self.residents.offers(Uuid::nil()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_projection_keeps_north_up_and_the_frame_inside_the_map() {
+        let p = Projection::fit((121.40, 31.20, 121.52, 31.28), 0.0);
+        assert_eq!(p.point((121.40, 31.28)), (0.0, 0.0), "north-west corner at the origin");
+        let (x, y) = p.point((121.52, 31.20));
+        assert!((x - MAP_WIDTH).abs() < 0.2, "east edge at the map's width, got {x}");
+        assert!(y > 0.0 && (y - p.height).abs() < 0.2, "south edge at the bottom, got {y}");
+    }
+
+    #[test]
+    fn multipolygons_draw_every_part_and_bad_geometry_draws_nothing() {
+        let multi = serde_json::json!({"type": "MultiPolygon", "coordinates": [
+            [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]],
+            [[[2.0, 2.0], [3.0, 2.0], [3.0, 3.0], [2.0, 2.0]]]
+        ]});
+        assert_eq!(outer_rings(&multi).len(), 2);
+        assert!(outer_rings(&serde_json::json!({"type": "Point", "coordinates": [0.0, 0.0]})).is_empty());
+        assert!(outer_rings(&serde_json::json!({"type": "Polygon", "coordinates": "x"})).is_empty());
+    }
+
+    #[test]
+    fn property_tax_falls_due_at_the_next_half_year_end() {
+        let t = |s: &str| OffsetDateTime::parse(s, &Rfc3339).unwrap();
+        assert_eq!(next_tax_due(t("2026-03-01T00:00:00Z")).date().to_string(), "2026-06-30");
+        assert_eq!(next_tax_due(t("2026-07-01T00:00:00Z")).date().to_string(), "2026-12-31");
+        assert_eq!(next_tax_due(t("2027-01-01T00:00:00+08:00")).date().to_string(), "2027-06-30");
+    }
+}

@@ -1,0 +1,215 @@
+//! The portal's own server functions and routes over HTTP with real sessions: My City is
+//! filled only through a verified permission and only with its resident's data, the public
+//! city and the Transparency data need no sign-in, the language choice follows the account,
+//! and a form posted without JavaScript comes back to its page with the error.
+
+mod common;
+
+use common::{City, browser, location, sign_in};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+fn cards(city: &Value) -> Vec<(String, String)> {
+    city["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let check = c["check"].as_str().map_or_else(|| "Verified".to_owned(), str::to_owned);
+            (c["grant"]["service_name_en"].as_str().unwrap().to_owned(), check)
+        })
+        .collect()
+}
+
+fn offers(city: &Value) -> Vec<String> {
+    city["offers"].as_array().unwrap().iter().map(|o| o["name_en"].as_str().unwrap().to_owned()).collect()
+}
+
+fn notices(city: &Value) -> Vec<String> {
+    city["notices"].as_array().unwrap().iter().map(|n| n["notice_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn my_city_is_filled_only_through_a_verified_permission_and_only_for_its_resident(
+    _p: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let mut city = City::start(&opts, &[]).await;
+    server::seed::seed_places(&city.db).await.unwrap();
+    let (li, maria) = (browser(), browser());
+    sign_in(&li, &city.portal, "resident1").await;
+    sign_in(&maria, &city.portal, "resident2").await;
+    // The demo seed fills in the two accounts and issues resident1's two permissions.
+    let issuer = city.portal.idp.issuer.clone();
+    server::seed::seed_residents(&city.db, &issuer, &city.portal.state.pseudonyms).await.unwrap();
+
+    // Not yet cosigned: the cards say so and show no data.
+    let (status, mine) = city.server_fn(&li, "me/city", &[]).await;
+    assert_eq!(status, 200, "{mine}");
+    let mut pending = cards(&mine);
+    pending.sort();
+    assert_eq!(
+        pending,
+        [("Fare capping".to_owned(), "Pending".to_owned()), ("Senior health check".to_owned(), "Pending".to_owned())]
+    );
+    assert!(mine["cards"].as_array().unwrap().iter().all(|c| c["parts"] == Value::Array(vec![])), "{mine}");
+
+    city.settle().await;
+    let (_, mine) = city.server_fn(&li, "me/city", &[]).await;
+    assert!(cards(&mine).iter().all(|(_, check)| check == "Verified"), "{mine}");
+    let fare =
+        mine["cards"].as_array().unwrap().iter().find(|c| c["grant"]["service_name_en"] == "Fare capping").unwrap();
+    let trips = fare["parts"].as_array().unwrap().iter().find_map(|p| p.get("Trips")).expect("a trips part");
+    assert!(trips["count"].as_i64().unwrap() > 0, "this month's trips: {trips}");
+    assert_eq!(
+        trips["spend_cents"].as_i64().unwrap(),
+        trips["count"].as_i64().unwrap() * 300,
+        "every seeded trip costs 3.00"
+    );
+    let clinic = mine["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["grant"]["service_name_en"] == "Senior health check")
+        .unwrap();
+    let eligibility = clinic["parts"][0]["Eligibility"].clone();
+    assert_eq!(eligibility["eligible"], Value::Bool(true), "born 1955: {clinic}");
+    assert_eq!(eligibility["clinic"]["facility_id"], "harbor-clinic");
+    assert_eq!(mine["district"]["district_id"], "harbor");
+    let home: Vec<&Value> = mine["map"]["areas"].as_array().unwrap().iter().filter(|a| a["home"] == true).collect();
+    assert_eq!(home.len(), 1);
+    assert_eq!(home[0]["district_id"], "harbor");
+    assert!(notices(&mine).contains(&"harbor-flu-clinic".to_owned()));
+    assert!(!notices(&mine).contains(&"riverside-water-works".to_owned()), "another district's notice");
+    assert!(!offers(&mine).contains(&"Fare capping".to_owned()), "an enabled service is not offered again");
+
+    // resident2 sees another city: no cards, other notices, the services as offers.
+    let (_, hers) = city.server_fn(&maria, "me/city", &[]).await;
+    assert_eq!(hers["name"], "Maria Santos");
+    assert_eq!(hers["district"]["district_id"], "riverside");
+    assert!(cards(&hers).is_empty(), "{hers}");
+    assert!(offers(&hers).contains(&"Fare capping".to_owned()));
+    assert!(notices(&hers).contains(&"riverside-water-works".to_owned()));
+    assert!(!notices(&hers).contains(&"harbor-flu-clinic".to_owned()));
+    assert!(!hers.to_string().contains("Li Wei"), "nothing of resident1 in resident2's city");
+
+    // Revoked: the card goes, the offer comes back.
+    let grant = fare["grant"]["grant_id"].as_str().unwrap().to_owned();
+    let (status, _) = city.server_fn(&li, "me/grants/revoke", &[("grant_id", grant)]).await;
+    assert_eq!(status, 200);
+    let (_, mine) = city.server_fn(&li, "me/city", &[]).await;
+    assert_eq!(cards(&mine), [("Senior health check".to_owned(), "Verified".to_owned())]);
+    assert!(offers(&mine).contains(&"Fare capping".to_owned()));
+
+    // Only residents have a My City; the public city and the ledger's state are for everyone.
+    let anonymous = browser();
+    let (status, _) = city.server_fn(&anonymous, "me/city", &[]).await;
+    assert_eq!(status, 401);
+    let staff = browser();
+    sign_in(&staff, &city.portal, "staff1").await;
+    let (status, _) = city.server_fn(&staff, "me/city", &[]).await;
+    assert_eq!(status, 403);
+    let (status, public) = city.server_fn(&anonymous, "city", &[]).await;
+    assert_eq!(status, 200, "{public}");
+    assert_eq!(public["districts"].as_array().unwrap().len(), 6);
+    assert_eq!(public["map"]["areas"].as_array().unwrap().len(), 6);
+    assert!(public["services"].as_array().unwrap().iter().all(|s| s["granted"].is_null()));
+    let (status, ledger) = city.server_fn(&anonymous, "transparency", &[]).await;
+    assert_eq!(status, 200, "{ledger}");
+    assert_eq!(ledger["witnesses"].as_array().unwrap().len(), 4);
+    assert_eq!(ledger["quorum"], 3);
+    assert!(ledger["checkpoint"]["tree_size"].as_i64().unwrap() > 0);
+    assert!(ledger["witnesses"].as_array().unwrap().iter().filter(|w| !w["last_cosigned_at"].is_null()).count() >= 3);
+    city.shutdown().await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_language_choice_is_kept_in_a_cookie_and_follows_the_account(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let city = City::start(&opts, &[]).await;
+    let url = city.portal.url.clone();
+    let visitor = browser();
+    let page = |c: &reqwest::Client, path: &str| {
+        let req = c.get(format!("{url}{path}"));
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(&visitor, "/").await.contains("<html lang=\"en\""));
+    // The browser's preference, until a choice is made.
+    let zh = visitor.get(format!("{url}/")).header("accept-language", "zh-CN,zh;q=0.9,en;q=0.5").send().await.unwrap();
+    assert!(zh.text().await.unwrap().contains("<html lang=\"zh-CN\""));
+
+    let switch = |c: &reqwest::Client, lang: &str, back: &str| {
+        c.post(format!("{url}/locale")).header("origin", url.clone()).form(&[("lang", lang), ("back", back)]).send()
+    };
+    let resp = switch(&visitor, "zh-CN", "/transparency").await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).ends_with("/transparency"));
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("lang=zh-CN;") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let html = page(&visitor, "/transparency").await;
+    assert!(html.contains("<html lang=\"zh-CN\"") && html.contains("公开透明"), "the page is in Chinese");
+
+    // Bad input is named; the way back never leaves the portal; other sites cannot switch it.
+    let resp = switch(&visitor, "fr", "/").await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("lang"), "the error names the field");
+    let resp = switch(&visitor, "en", "//evil.example/").await.unwrap();
+    assert_eq!(location(&resp), format!("{url}/"));
+    let resp = visitor
+        .post(format!("{url}/locale"))
+        .header("origin", "http://evil.example")
+        .form(&[("lang", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    // Signed in, the choice goes into the account and comes back at the next sign-in elsewhere.
+    let li = browser();
+    sign_in(&li, &city.portal, "resident1").await;
+    assert_eq!(switch(&li, "zh-CN", "/").await.unwrap().status(), 303);
+    let chosen: Option<String> = sqlx::query_scalar("select portal_locale from account where subject = 'resident1'")
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("zh-CN"));
+    let elsewhere = browser();
+    sign_in(&elsewhere, &city.portal, "resident1").await;
+    let html = page(&elsewhere, "/").await;
+    assert!(html.contains("<html lang=\"zh-CN\"") && html.contains("您好"), "remembered for the account");
+    city.shutdown().await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_form_posted_without_javascript_comes_back_to_its_page_with_the_error(
+    _p: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let city = City::start(&opts, &[]).await;
+    let url = city.portal.url.clone();
+    let li = browser();
+    sign_in(&li, &city.portal, "resident1").await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    // As a browser posts an ActionForm with JavaScript off.
+    let resp = li
+        .post(format!("{url}/api/me/grants/revoke"))
+        .header("origin", url.clone())
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", format!("{url}/permissions"))
+        .form(&[("grant_id", unknown.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302, "a redirect back, not a page of JSON");
+    let back = location(&resp);
+    assert!(back.starts_with(&format!("{url}/permissions?")) && back.contains("__err="), "{back}");
+    let html = li.get(&back).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("role=\"alert\"") && html.contains("no such grant"), "the page shows the error");
+
+    // Script and API callers keep their status codes.
+    let (status, err) = city.server_fn(&li, "me/grants/revoke", &[("grant_id", unknown)]).await;
+    assert_eq!(status, 404, "{err}");
+    city.shutdown().await;
+}
