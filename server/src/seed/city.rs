@@ -451,11 +451,30 @@ pub async fn load_city(
     args: &CityArgs,
     opts: LoadOptions,
 ) -> anyhow::Result<Loaded> {
+    // A connection of its own: the lock is the session's, and must not go back to the pool.
     let mut conn = db.acquire().await?.detach();
     let locked: bool =
         sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "l!""#, SEED_LOCK).fetch_one(&mut conn).await?;
     ensure!(locked, "another `onecity seed` is loading this database; wait for it to finish");
-    let (stored, plan) = resolve_on(&mut conn, args).await?;
+    let result = load_locked(&mut conn, key, districts, args, opts).await;
+    // Released at once so a rerun right after an error can start; a connection that broke
+    // releases it by closing.
+    let unlocked =
+        sqlx::query_scalar!(r#"select pg_advisory_unlock($1) as "u!""#, SEED_LOCK).fetch_one(&mut conn).await;
+    if unlocked.is_ok() {
+        let _ = conn.close().await;
+    }
+    result
+}
+
+async fn load_locked(
+    conn: &mut PgConnection,
+    key: &PseudonymKey,
+    districts: Vec<District>,
+    args: &CityArgs,
+    opts: LoadOptions,
+) -> anyhow::Result<Loaded> {
+    let (stored, plan) = resolve_on(conn, args).await?;
     let mut loaded = Loaded { total_chunks: plan.chunks(), ..Loaded::default() };
     if plan.residents == 0 {
         loaded.complete = true;
@@ -472,18 +491,18 @@ pub async fn load_city(
             i32::try_from(plan.chunk_residents)?,
             GENERATOR_VERSION
         )
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .await?;
     }
-    ensure_partitions(&mut conn, &plan).await?;
+    ensure_partitions(conn, &plan).await?;
     let done: HashSet<i32> =
-        sqlx::query_scalar!("select seed_chunk_id from seed_chunk").fetch_all(&mut conn).await?.into_iter().collect();
+        sqlx::query_scalar!("select seed_chunk_id from seed_chunk").fetch_all(&mut *conn).await?.into_iter().collect();
     let pending: Vec<u32> = (0..plan.chunks())
         .filter(|c| i32::try_from(*c).is_ok_and(|c| !done.contains(&c)))
         .take(args.max_chunks.map_or(usize::MAX, |m| m as usize))
         .collect();
     if pending.is_empty() {
-        sqlx::query!("update seed_city set completed_at = coalesce(completed_at, now())").execute(&mut conn).await?;
+        sqlx::query!("update seed_city set completed_at = coalesce(completed_at, now())").execute(&mut *conn).await?;
         loaded.complete = true;
         return Ok(loaded);
     }
@@ -494,7 +513,7 @@ pub async fn load_city(
         "loading the synthetic city"
     );
 
-    let services = offered_services(&mut conn).await?;
+    let services = offered_services(&mut *conn).await?;
     let generator = Generator {
         city: CitySeed::new(plan.seed),
         plan,
@@ -595,11 +614,64 @@ pub async fn load_city(
     }
     let left: i64 =
         sqlx::query_scalar!(r#"select $1::int - count(*) as "n!" from seed_chunk"#, i32::try_from(plan.chunks())?)
-            .fetch_one(&mut conn)
+            .fetch_one(&mut *conn)
             .await?;
     loaded.complete = left == 0;
     if loaded.complete {
-        sqlx::query!("update seed_city set completed_at = coalesce(completed_at, now())").execute(&mut conn).await?;
+        sqlx::query!("update seed_city set completed_at = coalesce(completed_at, now())").execute(&mut *conn).await?;
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    const TODAY: Date = date!(2026 - 11 - 25);
+
+    #[test]
+    fn a_new_city_takes_the_flags_given_and_the_demo_size_for_the_rest() {
+        let plan = CityPlan::resolve(&CityArgs::default(), None, TODAY).unwrap();
+        assert_eq!(
+            plan,
+            CityPlan { seed: 1, residents: 1_000, records: 100_000, until: TODAY, chunk_residents: 1_000 }
+        );
+        let args = CityArgs { residents: Some(1_000_000), records: Some(100_000_000), ..CityArgs::default() };
+        let plan = CityPlan::resolve(&args, None, TODAY).unwrap();
+        assert_eq!((plan.residents, plan.records, plan.chunks()), (1_000_000, 100_000_000, 1_000));
+        assert_eq!(plan.chunk_range(999), (999_000, 1_000_000));
+        let odd = CityPlan { residents: 2_500, ..plan };
+        assert_eq!((odd.chunks(), odd.chunk_range(2)), (3, (2_000, 2_500)));
+    }
+
+    #[test]
+    fn a_stored_city_continues_without_flags_and_refuses_other_flags() {
+        let stored =
+            CityPlan { seed: 7, residents: 50, records: 500, until: date!(2026 - 10 - 01), chunk_residents: 10 };
+        assert_eq!(CityPlan::resolve(&CityArgs::default(), Some(&stored), TODAY).unwrap(), stored);
+        let same = CityArgs { seed: Some(7), residents: Some(50), ..CityArgs::default() };
+        assert_eq!(CityPlan::resolve(&same, Some(&stored), TODAY).unwrap(), stored);
+        let other = CityArgs { records: Some(501), ..CityArgs::default() };
+        let err = CityPlan::resolve(&other, Some(&stored), TODAY).unwrap_err().to_string();
+        assert!(
+            err.contains("already holds the synthetic city `--seed 7 --residents 50 --records 500 --until 2026-10-01"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sizes_that_do_not_fit_are_refused_naming_the_flag() {
+        let no_one = CityArgs { residents: Some(0), records: Some(3), ..CityArgs::default() };
+        assert!(
+            CityPlan::resolve(&no_one, None, TODAY).unwrap_err().to_string().contains("--records 3 needs residents")
+        );
+        let empty = CityArgs { residents: Some(0), records: Some(0), ..CityArgs::default() };
+        assert_eq!(CityPlan::resolve(&empty, None, TODAY).unwrap().chunks(), 0);
+        let busy = CityArgs { residents: Some(2), records: Some(200_002), ..CityArgs::default() };
+        assert!(CityPlan::resolve(&busy, None, TODAY).unwrap_err().to_string().contains("at most 100000 per resident"));
+        let far = CityArgs { until: Some(date!(2031 - 01 - 01)), ..CityArgs::default() };
+        assert!(CityPlan::resolve(&far, None, TODAY).unwrap_err().to_string().contains("--until 2031-01-01"));
+    }
 }
