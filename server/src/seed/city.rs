@@ -65,7 +65,7 @@ pub struct CityArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=50_000_000))]
     pub residents: Option<u32>,
     /// Behavioral records (trips, receipts, meter readings, service visits) in total over all
-    /// synthetic residents [default: 100000].
+    /// synthetic residents [default: 100 per resident].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=10_000_000_000))]
     pub records: Option<u64>,
     /// The generated year of activity ends at the start of this day, UTC (YYYY-MM-DD)
@@ -106,16 +106,21 @@ impl CityPlan {
     /// # Errors
     /// Sizes that do not fit together, or flags that differ from the stored city.
     pub fn resolve(args: &CityArgs, stored: Option<&CityPlan>, today: Date) -> anyhow::Result<Self> {
-        let plan = Self {
+        let mut plan = Self {
             seed: args.seed.or(stored.map(|s| s.seed)).unwrap_or(DEFAULT_SEED),
             residents: args.residents.or(stored.map(|s| s.residents)).unwrap_or(DEFAULT_RESIDENTS),
-            records: args.records.or(stored.map(|s| s.records)).unwrap_or(DEFAULT_RECORDS),
+            records: 0,
             until: args.until.or(stored.map(|s| s.until)).unwrap_or(today),
             chunk_residents: args
                 .chunk_residents
                 .or(stored.map(|s| s.chunk_residents))
                 .unwrap_or(DEFAULT_CHUNK_RESIDENTS),
         };
+        // Without --records, as many records per resident as in the demo city.
+        plan.records = args
+            .records
+            .or(stored.map(|s| s.records))
+            .unwrap_or_else(|| u64::from(plan.residents) * (DEFAULT_RECORDS / u64::from(DEFAULT_RESIDENTS)));
         if plan.residents == 0 {
             ensure!(plan.records == 0, "--records {} needs residents to belong to: pass --residents too", plan.records);
         } else {
@@ -638,7 +643,7 @@ mod tests {
             plan,
             CityPlan { seed: 1, residents: 1_000, records: 100_000, until: TODAY, chunk_residents: 1_000 }
         );
-        let args = CityArgs { residents: Some(1_000_000), records: Some(100_000_000), ..CityArgs::default() };
+        let args = CityArgs { residents: Some(1_000_000), ..CityArgs::default() };
         let plan = CityPlan::resolve(&args, None, TODAY).unwrap();
         assert_eq!((plan.residents, plan.records, plan.chunks()), (1_000_000, 100_000_000, 1_000));
         assert_eq!(plan.chunk_range(999), (999_000, 1_000_000));
@@ -667,7 +672,7 @@ mod tests {
         assert!(
             CityPlan::resolve(&no_one, None, TODAY).unwrap_err().to_string().contains("--records 3 needs residents")
         );
-        let empty = CityArgs { residents: Some(0), records: Some(0), ..CityArgs::default() };
+        let empty = CityArgs { residents: Some(0), ..CityArgs::default() };
         assert_eq!(CityPlan::resolve(&empty, None, TODAY).unwrap().chunks(), 0);
         let busy = CityArgs { residents: Some(2), records: Some(200_002), ..CityArgs::default() };
         assert!(CityPlan::resolve(&busy, None, TODAY).unwrap_err().to_string().contains("at most 100000 per resident"));
