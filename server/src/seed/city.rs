@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 
 use super::generate::{
     self, CitySeed, District, GENERATOR_VERSION, HISTORY_DAYS, MAX_RECORDS_PER_RESIDENT, OfferedService,
-    OfferedVersion, SeedGrant, Small, Vocabulary, copy_bytea,
+    OfferedVersion, SeedGrant, Small, Vocabulary, copy_bytea, timestamp_text,
 };
 use super::progress::Progress;
 use crate::pseudonym::PseudonymKey;
@@ -353,10 +353,6 @@ async fn copy(conn: &mut PgConnection, statement: &str, data: &[u8]) -> anyhow::
     copy.finish().await.with_context(|| format!("`{statement}` failed"))
 }
 
-fn timestamp(t: OffsetDateTime) -> String {
-    format!("{} {:02}:{:02}:{:02}+00", t.date(), t.hour(), t.minute(), t.second())
-}
-
 fn unix(t: OffsetDateTime) -> anyhow::Result<u64> {
     Ok(u64::try_from(t.unix_timestamp())?)
 }
@@ -413,9 +409,9 @@ async fn write_grants(
             rows,
             "\t{{{}}}\t{}\t{}\t{issued}\t{}",
             g.scopes.join(","),
-            timestamp(g.valid_from),
-            timestamp(g.valid_until),
-            timestamp(g.valid_from)
+            timestamp_text(g.valid_from),
+            timestamp_text(g.valid_until),
+            timestamp_text(g.valid_from)
         )?;
         if let Some(at) = g.revoked_at {
             let event = chain::Event::GrantRevoked {
@@ -424,7 +420,7 @@ async fn write_grants(
                 revoked_at: unix(at)?,
             };
             let revoked = entry(&mut ledger, &event)?;
-            writeln!(revocations, "{}\t{}\trevoked\t{revoked}", g.grant_id, timestamp(at))?;
+            writeln!(revocations, "{}\t{}\trevoked\t{revoked}", g.grant_id, timestamp_text(at))?;
         }
     }
     let mut n = copy(conn, "copy ledger_entry (ledger_entry_id, kind, body) from stdin", &ledger).await?;

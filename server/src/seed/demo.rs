@@ -137,6 +137,13 @@ async fn service_id(db: &PgPool, slug: &str) -> anyhow::Result<uuid::Uuid> {
         .with_context(|| format!("the demo service {slug} is missing"))
 }
 
+/// The agencies beyond [`seed_services`]' four: (id, English name, Chinese name).
+const MORE_AGENCIES: &[(&str, &str, &str)] = &[
+    ("social-benefits", "Social Benefits Office", "社会保障局"),
+    ("city-library", "City Library", "市图书馆"),
+    ("waste-management", "Waste Management Bureau", "市容环境卫生局"),
+];
+
 /// Adds the agencies (id, English name, Chinese name) that are missing.
 async fn add_agencies(db: &PgPool, agencies: &[(&str, &str, &str)]) -> anyhow::Result<()> {
     for (id, en, zh) in agencies {
@@ -265,12 +272,7 @@ type VersionSpec = (
 pub async fn seed_catalogue(db: &PgPool) -> anyhow::Result<usize> {
     use crate::services::AccessMode::{OneOff, Ongoing, Recurring};
     use crate::services::{NewVersion, create_service, publish_version};
-    let agencies = [
-        ("social-benefits", "Social Benefits Office", "社会保障局"),
-        ("city-library", "City Library", "市图书馆"),
-        ("waste-management", "Waste Management Bureau", "市容环境卫生局"),
-    ];
-    add_agencies(db, &agencies).await?;
+    add_agencies(db, MORE_AGENCIES).await?;
     let catalogue: &[(&str, &str, &[VersionSpec])] = &[
         (
             "social-benefits",
@@ -573,6 +575,8 @@ pub async fn seed_places(db: &PgPool) -> anyhow::Result<()> {
         ("recycling", "waste-station", "Waste Sorting Station", "垃圾分类投放站"),
         ("park", "garden", "Riverside Garden", "滨水花园"),
     ];
+    // Notices come from every agency, also those a caller did not seed services for.
+    add_agencies(db, MORE_AGENCIES).await?;
     let districts = parse_city(CITY_GEOJSON)?;
     let mut dice = super::generate::CitySeed::new(0).dice(super::generate::PLACES_STREAM);
     let mut places = Vec::new();

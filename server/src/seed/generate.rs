@@ -369,16 +369,12 @@ impl Default for Small {
     }
 }
 
-fn date_text(d: Date) -> String {
-    d.to_string()
-}
-
 fn midnight(d: Date) -> OffsetDateTime {
     d.with_time(Time::MIDNIGHT).assume_utc()
 }
 
 /// `YYYY-MM-DD HH:MM:SS+00` for COPY.
-fn timestamp_text(t: OffsetDateTime) -> String {
+pub fn timestamp_text(t: OffsetDateTime) -> String {
     format!("{} {:02}:{:02}:{:02}+00", t.date(), t.hour(), t.minute(), t.second())
 }
 
@@ -459,7 +455,7 @@ pub fn resident(
             "bank": dice.pick(&BANKS),
             "account": format!("6222 **** **** {:04}", dice.below(10_000)),
             "kind": *dice.pick(&["savings", "current", "savings"]),
-            "opened": date_text(opened),
+            "opened": opened.to_string(),
         });
         confirm(&mut dice, "bank.accounts", data, midnight(opened));
     }
@@ -476,7 +472,7 @@ pub fn resident(
             "district": districts[if t == 0 { district } else { dice.below(districts.len() as u64) as usize }].district_id,
             "area_m2": dice.between(38, 180),
             "share": if dice.percent(30) { json!(0.5) } else { json!(1) },
-            "registered": date_text(registered),
+            "registered": registered.to_string(),
         });
         confirm(&mut dice, "property.titles", data, midnight(registered));
     }
