@@ -17,7 +17,8 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(server::seed::DbArgs),
-    /// Load the demo city into the database (idempotent).
+    /// Load the demo city into the database: the test accounts and a synthetic city of
+    /// `--residents` generated from `--seed` (idempotent and resumable; see docs/scale.md).
     Seed(server::seed::SeedArgs),
     /// Print the log's verifier key, creating its signing key file if missing.
     LedgerKey(LedgerKeyArgs),
