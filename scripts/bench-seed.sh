@@ -63,7 +63,11 @@ for n in "${sizes[@]}"; do
   seed_s=$(sed -E 's/.*seconds="([0-9.]+)".*/\1/' <<<"$line")
   size=$("${PSQL[@]}" -tAc "select pg_database_size('$db')")
 
+  log "My City data queries on the $n-resident city"
+  DATABASE_URL="$URL/$db" "$BENCH_EXAMPLE" "$SAMPLES" | tee "$WORK/queries-$n.txt"
+
   # The same rows, exported (not timed) and copied raw into a twin of the template (timed).
+  # The seeded database goes first (unless kept), so the disk holds one city at a time.
   log "raw COPY of the same rows"
   script="$WORK/copy-$n.sql"
   : >"$script"
@@ -75,6 +79,7 @@ for n in "${sizes[@]}"; do
     echo "\\copy $table ($cols) from '$WORK/$table.tsv'" >>"$script"
   done
   [ "$exported" -eq "$rows" ] || die "exported $exported rows, the seed reported $rows"
+  if [ "$n" != "$largest" ] || [ "${KEEP:-0}" != 1 ]; then "${PSQL[@]}" -c "drop database $db"; fi
   "${PSQL[@]}" -c "create database raw_$n template city_base"
   t2=$(now)
   "${PSQL[@]}" -d "raw_$n" -1 -f "$script"
@@ -82,14 +87,11 @@ for n in "${sizes[@]}"; do
   "${PSQL[@]}" -c "drop database raw_$n"
   rm -f "$WORK"/*.tsv
 
-  awk -v n="$n" -v rec="$records" -v rows="$rows" -v s="$seed_s" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
+  LC_ALL=C awk -v n="$n" -v rec="$records" -v rows="$rows" -v s="$seed_s" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
     -v size="$size" -v base="$base_size" 'BEGIN {
       wall = t1 - t0; c = t3 - t2
       printf "%-10d %-12d %-12d %-9.1f %-12.0f %-9.1f %-11.0f %-7.2f %.0f, %.0f (wall %.1f s)\n",
         n, rec, rows, s, rows / s, c, rows / c, c / s, (size - base) / 1048576, (size - base) / rec, wall }' >>"$REPORT"
-  log "My City data queries on the $n-resident city"
-  DATABASE_URL="$URL/$db" "$BENCH_EXAMPLE" "$SAMPLES" | tee "$WORK/queries-$n.txt"
-  if [ "$n" != "$largest" ] || [ "${KEEP:-0}" != 1 ]; then "${PSQL[@]}" -c "drop database $db"; fi
 done
 
 [ "${KEEP:-0}" = 1 ] || "${PSQL[@]}" -c "drop database city_base"
