@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# My City over HTTP under load. Loads a synthetic city (`onecity seed`), starts the portal
+# (release build) on it with the identity provider, four witnesses and a chain node, signs
+# resident1 in through the provider's real form (curl and a cookie jar), waits until the
+# city's grants are cosigned, then runs wrk against resident1's My City page and, in the same
+# run, against a bare axum handler running one indexed query on the same database
+# (server/examples/bare_handler.rs). Prints requests/s, latency percentiles and the ratios.
+#   scripts/bench-mycity.sh [RESIDENTS=10000] [RECORDS_PER_RESIDENT=100] [SECONDS=60] [CONNECTIONS=64]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+N="${1:-10000}"
+PER="${2:-100}"
+SECS="${3:-60}"
+CONNS="${4:-64}"
+PORTAL_PORT=3200
+IDP_PORT=4500
+BARE_PORT=3300
+PORTAL="http://localhost:$PORTAL_PORT"
+
+apt_install wrk
+bench_stack_start bare_handler
+BIN="$CARGO_TARGET_DIR/release/onecity"
+WORK="$DATA/bench-mycity"
+rm -rf "$WORK" && mkdir -p "$WORK"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5435 -U postgres -d bench)
+
+idp_start "$IDP_PORT" "$WORK/idp" "$PORTAL"
+export ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT"
+export ONECITY_PSEUDONYM_KEY_FILE="$DATA/bench-ledger/keys/pseudonym.key"
+log "seeding $N residents with $PER records each"
+"$BIN" seed --residents "$N" --records $((N * PER)) --seed 1 >"$WORK/seed.log" 2>&1
+
+ONECITY_PROFILE=dev ONECITY_LISTEN="127.0.0.1:$PORTAL_PORT" ONECITY_PUBLIC_URL="$PORTAL" \
+  LEPTOS_SITE_ROOT="$ROOT/target/site" "$BIN" serve >"$WORK/portal.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
+
+log "waiting until the seeded grants are integrated and cosigned"
+for _ in $(seq 900); do
+  state=$("${PSQL[@]}" -tAc "select (select count(*) from ledger_entry where leaf_index is null)
+    || ' ' || (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null)
+    || ' ' || (select coalesce(max(tree_size), 0) from ledger_tree)")
+  read -r queued cosigned size <<<"$state"
+  [ "$queued" = 0 ] && [ "$cosigned" = "$size" ] && [ "$size" != 0 ] && break
+  sleep 1
+done
+[ "$queued" = 0 ] && [ "$cosigned" = "$size" ] || die "the ledger did not settle: $state"
+
+log "signing resident1 in through the provider"
+jar="$WORK/cookies.txt"
+html=$(curl -sS -c "$jar" -b "$jar" -L "$PORTAL/auth/login")
+action=$(grep -o 'action="[^"]*"' <<<"$html" | head -1 | sed -e 's/^action="//' -e 's/"$//' -e 's/&amp;/\&/g')
+case "$action" in http*) ;; *) action="http://127.0.0.1:$IDP_PORT$action" ;; esac
+curl -sS -c "$jar" -b "$jar" -L -o /dev/null --data-urlencode username=resident1 --data-urlencode password=password "$action"
+session=$(awk '$6 == "onecity_session" { print $7 }' "$jar" | tail -1)
+[ -n "$session" ] || die "resident1 could not sign in"
+COOKIE="Cookie: onecity_session=$session"
+curl -sS -H "$COOKIE" "$PORTAL/" >"$WORK/page.html"
+grep -q 'data-check="verified"' "$WORK/page.html" || die "My City did not show verified cards (see $WORK/page.html)"
+
+resident=$("${PSQL[@]}" -tAc "select resident_id from resident join account using (account_id) where subject = 'resident1'")
+"$BENCH_EXAMPLE" "127.0.0.1:$BARE_PORT" "$resident" >"$WORK/bare.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "http://127.0.0.1:$BARE_PORT/" 30
+
+load() { wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@"; }
+log "wrk: My City page, $CONNS connections, ${SECS}s"
+load -H "$COOKIE" "$PORTAL/" | tee "$WORK/wrk-page.txt"
+# The page's data alone (the my_city server function, JSON, no rendering): splits the page's
+# cost between fetching and rendering.
+cat >"$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = ""
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+log "wrk: the page's data alone (POST /api/me/city), $CONNS connections, ${SECS}s"
+load -s "$WORK/post.lua" -H "$COOKIE" "$PORTAL/api/me/city" | tee "$WORK/wrk-data.txt"
+log "wrk: bare axum handler, $CONNS connections, ${SECS}s"
+load "http://127.0.0.1:$BARE_PORT/" | tee "$WORK/wrk-bare.txt"
+
+# wrk prints latencies as 812.00us, 12.34ms or 1.02s; milliseconds here.
+ms() { awk '{ v = $1; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }; printf "%.2f", v }' <<<"$1"; }
+figures() {
+  local f="$1" rps p50 p99 non2xx
+  rps=$(awk '/^Requests\/sec/ { print $2 }' "$f")
+  p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$f")")
+  p99=$(ms "$(awk '$1 == "99%" { print $2 }' "$f")")
+  non2xx=$(awk '/Non-2xx/ { print $NF }' "$f")
+  echo "$rps $p50 $p99 ${non2xx:-0}"
+}
+read -r page_rps page_p50 page_p99 page_bad <<<"$(figures "$WORK/wrk-page.txt")"
+read -r data_rps data_p50 data_p99 data_bad <<<"$(figures "$WORK/wrk-data.txt")"
+read -r bare_rps bare_p50 bare_p99 bare_bad <<<"$(figures "$WORK/wrk-bare.txt")"
+echo
+echo "My City over HTTP, $N residents x $PER records, $CONNS connections, ${SECS}s each:"
+printf '%-22s %12s %10s %10s %8s\n' target requests/s "p50 ms" "p99 ms" non-2xx
+printf '%-22s %12s %10s %10s %8s\n' "My City page" "$page_rps" "$page_p50" "$page_p99" "$page_bad"
+printf '%-22s %12s %10s %10s %8s\n' "its data alone (JSON)" "$data_rps" "$data_p50" "$data_p99" "$data_bad"
+printf '%-22s %12s %10s %10s %8s\n' "bare axum + 1 query" "$bare_rps" "$bare_p50" "$bare_p99" "$bare_bad"
+awk -v a="$page_rps" -v b="$bare_rps" 'BEGIN { printf "ratio (page / bare requests/s): %.2f\n", a / b }'
