@@ -261,9 +261,10 @@ impl CityService {
             .collect())
     }
 
-    /// The gate's steps 1–4 for the resident's own permission. A spent one-off or daily
+    /// The gate's steps 1–4 for the resident's own permission; `None` when the permission no
+    /// longer holds (revoked or expired since it was listed): no card. A spent one-off or daily
     /// limit concerns the agency's reads, not whether the permission holds.
-    async fn check(&self, resident: Uuid, g: &GrantView) -> Result<CardCheck, AppError> {
+    async fn check(&self, resident: Uuid, g: &GrantView) -> Result<Option<CardCheck>, AppError> {
         let mut conn = self.db.acquire().await.map_err(internal)?;
         let reader = Reader { agency_id: g.agency_id.clone(), id: "resident".into() };
         let req = ReadRequest {
@@ -273,7 +274,7 @@ impl CityService {
             range: Range::default(),
         };
         match self.gate.check(&mut conn, &reader, &req).await {
-            Ok(checked) => Ok(CardCheck::Verified { checkpoint_size: checked.checkpoint_size() }),
+            Ok(checked) => Ok(Some(CardCheck::Verified { checkpoint_size: checked.checkpoint_size() })),
             Err(GateError::Denied { reason: DenyReason::FrequencyExceeded, .. }) => {
                 let size = sqlx::query_scalar!(
                     r#"select coalesce(max(tree_size), 0) as "n!" from ledger_checkpoint where quorum_at is not null"#
@@ -281,14 +282,13 @@ impl CityService {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(internal)?;
-                Ok(CardCheck::Verified { checkpoint_size: size })
+                Ok(Some(CardCheck::Verified { checkpoint_size: size }))
             }
-            Err(GateError::Denied { reason: DenyReason::Pending, .. }) => Ok(CardCheck::Pending),
-            Err(GateError::Denied { reason: DenyReason::Integrity, .. }) => Ok(CardCheck::Integrity),
-            // Revoked or expired between listing and checking: the card is not shown.
-            Err(GateError::Denied { reason, .. }) => {
-                Err(fail(AppError::Denied { reason: reason.as_str().to_owned(), message: String::new() }))
-            }
+            Err(GateError::Denied { reason: DenyReason::Pending, .. }) => Ok(Some(CardCheck::Pending)),
+            Err(GateError::Denied { reason: DenyReason::Integrity, .. }) => Ok(Some(CardCheck::Integrity)),
+            // Revoked or expired between listing and checking. Not an error of the page (so no
+            // error status on it): the card is simply not shown.
+            Err(GateError::Denied { .. }) => Ok(None),
             Err(e) => Err(internal(e)),
         }
     }
@@ -436,11 +436,7 @@ impl City for CityService {
             .collect();
         let mut cards = Vec::new();
         for g in grants.into_iter().filter(|g| g.state == "active" || g.state == "pending") {
-            let check = match self.check(resident, &g).await {
-                Ok(check) => check,
-                Err(AppError::Denied { .. }) => continue,
-                Err(e) => return Err(e),
-            };
+            let Some(check) = self.check(resident, &g).await? else { continue };
             let parts = match check {
                 CardCheck::Verified { .. } => self.parts(resident, &g.scopes, &home_facilities).await?,
                 _ => Vec::new(),
