@@ -11,8 +11,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
 use crate::i18n::{end_of_day_in, use_locale, use_messages};
-use crate::pages::home::poll_while;
-use crate::pages::parts::{ErrorNote, StateBadge};
+use crate::pages::parts::{ErrorNote, StateBadge, poll_while};
 use crate::resident::{GrantService, GrantView, OfferView, ScopeView, my_grants, my_offers, scope_catalogue};
 
 /// How long a resident can choose to share (days).

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use crate::app::MeResource;
 use crate::city::{CardCheck, CardPart, CardView, MyCityView, NoticeView, PublicCityView, my_city, public_city};
 use crate::i18n::{Locale, parse_local, use_locale, use_messages};
-use crate::pages::parts::{BarChart, ErrorNote, MapSvg, ScopeList, StateBadge, scope_text};
+use crate::pages::parts::{BarChart, ErrorNote, MapSvg, ScopeList, StateBadge, poll_while, scope_text};
 use crate::resident::{OfferView, ScopeView};
 
 #[component]
@@ -25,22 +25,6 @@ pub fn HomePage() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// Refetches `resource` every `every` while `wait` holds for its value (in the browser only:
-/// effects do not run on the server). Used to turn "pending" into "active" without a reload.
-pub fn poll_while<T, E>(resource: Resource<Result<T, E>>, every: Duration, wait: fn(&T) -> bool)
-where
-    T: Clone + Send + Sync + 'static,
-    E: Clone + Send + Sync + 'static,
-    Result<T, E>: serde::Serialize + serde::de::DeserializeOwned,
-{
-    Effect::new(move |_| {
-        let waiting = resource.with(|v| matches!(v, Some(Ok(v)) if wait(v)));
-        if waiting {
-            set_timeout(move || resource.refetch(), every);
-        }
-    });
 }
 
 #[component]

@@ -1,5 +1,7 @@
 //! Pieces several pages share: error notes, the SVG map and bar chart, scope lists, state and
-//! verification badges.
+//! verification badges, and polling while something is pending.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 
@@ -351,4 +353,20 @@ pub fn Table(
             </table>
         </div>
     }
+}
+
+/// Refetches `resource` every `every` while `wait` holds for its value (in the browser only:
+/// effects do not run on the server). Used to turn "pending" into "active" without a reload.
+pub fn poll_while<T, E>(resource: Resource<Result<T, E>>, every: Duration, wait: fn(&T) -> bool)
+where
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + 'static,
+    Result<T, E>: serde::Serialize + serde::de::DeserializeOwned,
+{
+    Effect::new(move |_| {
+        let waiting = resource.with(|v| matches!(v, Some(Ok(v)) if wait(v)));
+        if waiting {
+            set_timeout(move || resource.refetch(), every);
+        }
+    });
 }

@@ -8,8 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::i18n::{end_of_day_in, use_locale, use_messages};
-use crate::pages::home::poll_while;
-use crate::pages::parts::{ErrorNote, Expect, ScopeList, StateBadge, VerifyBadge, scope_text};
+use crate::pages::parts::{ErrorNote, Expect, ScopeList, StateBadge, VerifyBadge, poll_while, scope_text};
 use crate::resident::{
     ExtendGrant, GrantView, NarrowGrant, OfferView, RevokeGrant, ScopeView, my_grants, my_offers, scope_catalogue,
 };
