@@ -11,16 +11,41 @@ use crate::i18n::{Locale, parse_local, use_locale, use_messages};
 use crate::pages::parts::{BarChart, ErrorNote, MapSvg, ScopeList, StateBadge, poll_while, scope_text};
 use crate::resident::{OfferView, ScopeView};
 
+/// What the home page shows: the signed-in resident's city, or the public one.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Home {
+    Mine(MyCityView),
+    Public(PublicCityView),
+}
+
 #[component]
 pub fn HomePage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let t = use_messages();
+    // One resource for the page, created here and not in the branch it picks: the branch is
+    // rendered inside a `Suspend`, which the server runs once per pass, and a resource made there
+    // fetched (and serialised into the page) the whole city once per pass.
+    let home = Resource::new(
+        || (),
+        move |_| async move {
+            match me.await {
+                Ok(Some(me)) if me.is_resident => my_city().await.map(Home::Mine),
+                _ => public_city().await.map(Home::Public),
+            }
+        },
+    );
+    poll_while(
+        home,
+        Duration::from_millis(1500),
+        |h: &Home| matches!(h, Home::Mine(c) if c.cards.iter().any(|card| card.check == CardCheck::Pending)),
+    );
     view! {
         <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) if me.is_resident => view! { <MyCity /> }.into_any(),
-                    _ => view! { <PublicCity /> }.into_any(),
+                match home.await {
+                    Ok(Home::Mine(city)) => view! { <MyCity city /> }.into_any(),
+                    Ok(Home::Public(city)) => view! { <PublicCity city /> }.into_any(),
+                    Err(e) => view! { <ErrorNote error=e /> }.into_any(),
                 }
             })}
         </Transition>
@@ -28,22 +53,11 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn MyCity() -> impl IntoView {
+fn MyCity(city: MyCityView) -> impl IntoView {
     let t = use_messages();
-    let city = Resource::new(|| (), |_| my_city());
-    poll_while(city, Duration::from_millis(1500), |c: &MyCityView| {
-        c.cards.iter().any(|card| card.check == CardCheck::Pending)
-    });
     view! {
         <Title text=format!("{} — onecity", t.nav_my_city) />
-        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                match city.await {
-                    Ok(city) => view! { <MyCityBody city /> }.into_any(),
-                    Err(e) => view! { <ErrorNote error=e /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <MyCityBody city />
     }
 }
 
@@ -368,66 +382,54 @@ fn notice(locale: Locale, n: NoticeView) -> impl IntoView {
 }
 
 #[component]
-fn PublicCity() -> impl IntoView {
+fn PublicCity(city: PublicCityView) -> impl IntoView {
     let t = use_messages();
-    let city = Resource::new(|| (), |_| public_city());
+    let scopes = city.scopes.clone();
     view! {
         <Title text="onecity" />
         <section class="hero" aria-labelledby="home-title">
             <h1 id="home-title">{t.welcome_title}</h1>
             <p class="lead">{t.welcome_lead}</p>
         </section>
-        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
-            {move || Suspend::new(async move {
-                let city: PublicCityView = match city.await {
-                    Ok(c) => c,
-                    Err(e) => return view! { <ErrorNote error=e /> }.into_any(),
-                };
-                let scopes = city.scopes.clone();
-                view! {
-                    <div class="city-grid">
-                        <section aria-labelledby="districts-title">
-                            <h2 id="districts-title">{t.districts}</h2>
-                            <MapSvg
-                                map=city.map
-                                id="city-map"
-                                title=t.city_map.to_owned()
-                                desc=t.city_map_desc.to_owned()
-                            />
-                            <ul class="district-list" id="district-list">
-                                {city
-                                    .districts
-                                    .into_iter()
-                                    .map(|d| {
-                                        view! {
-                                            <li>
-                                                <span lang="en">{d.name_en}</span>
-                                                " "
-                                                <span lang="zh-CN">{d.name_zh}</span>
-                                            </li>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </ul>
-                        </section>
-                        <aside class="side">
-                            <Notices notices=city.notices />
-                        </aside>
-                    </div>
-                    <section aria-labelledby="catalogue-title">
-                        <h2 id="catalogue-title">{t.services_catalogue}</h2>
-                        <p class="muted">{t.services_catalogue_lead}</p>
-                        <div class="cards" id="catalogue">
-                            {city
-                                .services
-                                .into_iter()
-                                .map(|offer| view! { <Offer offer scopes=scopes.clone() signed_in=false /> }.into_any())
-                                .collect_view()}
-                        </div>
-                    </section>
-                }
-                    .into_any()
-            })}
-        </Transition>
+        <div class="city-grid">
+            <section aria-labelledby="districts-title">
+                <h2 id="districts-title">{t.districts}</h2>
+                <MapSvg
+                    map=city.map
+                    id="city-map"
+                    title=t.city_map.to_owned()
+                    desc=t.city_map_desc.to_owned()
+                />
+                <ul class="district-list" id="district-list">
+                    {city
+                        .districts
+                        .into_iter()
+                        .map(|d| {
+                            view! {
+                                <li>
+                                    <span lang="en">{d.name_en}</span>
+                                    " "
+                                    <span lang="zh-CN">{d.name_zh}</span>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+            <aside class="side">
+                <Notices notices=city.notices />
+            </aside>
+        </div>
+        <section aria-labelledby="catalogue-title">
+            <h2 id="catalogue-title">{t.services_catalogue}</h2>
+            <p class="muted">{t.services_catalogue_lead}</p>
+            <div class="cards" id="catalogue">
+                {city
+                    .services
+                    .into_iter()
+                    .map(|offer| view! { <Offer offer scopes=scopes.clone() signed_in=false /> }.into_any())
+                    .collect_view()}
+            </div>
+        </section>
     }
 }
