@@ -16,8 +16,8 @@ use app::city::{
     NoticeView, PublicCityView, Reading, Title, TransparencyView, Trip, WitnessView,
 };
 use app::resident::ssr::{Residents, fail};
-use app::resident::{AppError, GrantView};
-use sqlx::PgPool;
+use app::resident::{AppError, GrantView, OfferView, ScopeView};
+use sqlx::{PgConnection, PgPool};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
@@ -39,6 +39,49 @@ pub struct CityService {
     residents: ResidentService,
     /// Block explorer URL with `{tx}` where the transaction hash goes.
     explorer: Option<String>,
+    /// The slow-changing tables as last loaded; see [`Snapshot`].
+    snapshot: std::sync::Mutex<Option<Arc<Snapshot>>>,
+    /// Held while a snapshot loads, so a change makes one request reload, not every request.
+    loading: tokio::sync::Mutex<()>,
+}
+
+/// The city's slow-changing tables in memory, with every map already projected: districts and
+/// their boundaries, facilities, notices, the scope catalogue and the published services.
+/// Loaded once per `city_version` (migration 0011: a counter their triggers move). Each page
+/// reads that counter beside its per-resident query and reloads when it moved, so a change is
+/// seen by the next request that commits after it, in every process.
+struct Snapshot {
+    version: i64,
+    districts: Vec<app::api::District>,
+    /// The whole city.
+    city_map: MapView,
+    /// Per district: the map framed on it, with its facilities.
+    home_maps: std::collections::HashMap<String, MapView>,
+    /// Every notice, current or not: which are current depends on the time of the request.
+    notices: Vec<Notice>,
+    scopes: Vec<ScopeView>,
+    /// Published services, latest version, as offers nobody has taken.
+    catalogue: Vec<OfferView>,
+}
+
+struct Notice {
+    view: NoticeView,
+    published_at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+}
+
+impl Snapshot {
+    /// The notices current at `now`: the whole city's and `district`'s (every district's with
+    /// `all_districts`), newest first, at most 20.
+    fn notices(&self, district: Option<&str>, all_districts: bool, now: OffsetDateTime) -> Vec<NoticeView> {
+        self.notices
+            .iter()
+            .filter(|n| n.published_at <= now && n.expires_at.is_none_or(|e| e > now))
+            .filter(|n| n.view.district_id.is_none() || all_districts || n.view.district_id.as_deref() == district)
+            .take(20)
+            .map(|n| n.view.clone())
+            .collect()
+    }
 }
 
 impl CityService {
@@ -51,7 +94,16 @@ impl CityService {
         explorer: Option<String>,
     ) -> Self {
         let residents = ResidentService::new(db.clone(), key.clone());
-        Self { db, key, gate, ledger, residents, explorer }
+        Self {
+            db,
+            key,
+            gate,
+            ledger,
+            residents,
+            explorer,
+            snapshot: std::sync::Mutex::new(None),
+            loading: tokio::sync::Mutex::new(()),
+        }
     }
 }
 
@@ -123,7 +175,7 @@ fn bbox<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Option<(f64, f64, f
 /// Draws `areas` framed on `focus` (lon/lat box), with `facilities` inside the frame.
 fn draw(
     areas: &[Area],
-    facilities: Vec<(String, String, String, String, f64, f64)>,
+    facilities: &[(String, String, String, String, f64, f64)],
     home: Option<&str>,
     focus: (f64, f64, f64, f64),
     margin: f64,
@@ -155,14 +207,14 @@ fn draw(
         .collect();
     let (w, s, e, n) = focus;
     let facilities = facilities
-        .into_iter()
+        .iter()
         .filter(|f| (w..=e).contains(&f.4) && (s..=n).contains(&f.5))
         .map(|(facility_id, kind, name_en, name_zh, lon, lat)| FacilityView {
-            facility_id,
-            kind,
-            name_en,
-            name_zh,
-            at: p.point((lon, lat)),
+            facility_id: facility_id.clone(),
+            kind: kind.clone(),
+            name_en: name_en.clone(),
+            name_zh: name_zh.clone(),
+            at: p.point((*lon, *lat)),
         })
         .collect();
     MapView { width: MAP_WIDTH as u32, height: p.height.round() as u32, areas, facilities }
@@ -198,56 +250,70 @@ fn month_start(now: OffsetDateTime) -> OffsetDateTime {
 }
 
 impl CityService {
-    async fn areas(&self) -> Result<Vec<Area>, AppError> {
-        let rows = sqlx::query!(
+    /// The snapshot for `version` (a newer one will do), loading it when the one held is older.
+    async fn snapshot(&self, version: i64) -> Result<Arc<Snapshot>, AppError> {
+        let held = || self.snapshot.lock().expect("city snapshot").clone().filter(|s| s.version >= version);
+        if let Some(s) = held() {
+            return Ok(s);
+        }
+        let _loading = self.loading.lock().await;
+        if let Some(s) = held() {
+            return Ok(s);
+        }
+        let s = Arc::new(self.load().await?);
+        let mut slot = self.snapshot.lock().expect("city snapshot");
+        if slot.as_ref().is_none_or(|held| held.version < s.version) {
+            *slot = Some(s.clone());
+        }
+        Ok(s)
+    }
+
+    /// Reads the slow-changing tables. The version is read first: a change that commits while
+    /// the tables are read is then labelled with the older number, and the next request that
+    /// sees the newer one loads again. Data is never older than its label.
+    async fn load(&self) -> Result<Snapshot, AppError> {
+        let mut conn = self.db.acquire().await.map_err(internal)?;
+        let version =
+            sqlx::query_scalar!("select version from city_version").fetch_one(&mut *conn).await.map_err(internal)?;
+        let areas: Vec<Area> = sqlx::query!(
             r#"select district_id, name_en, name_zh, boundary as "boundary?" from district order by district_id"#
         )
-        .fetch_all(&self.db)
+        .fetch_all(&mut *conn)
         .await
-        .map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Area {
-                rings: r.boundary.as_ref().map(outer_rings).unwrap_or_default(),
-                district_id: r.district_id,
-                name_en: r.name_en,
-                name_zh: r.name_zh,
-            })
-            .collect())
-    }
-
-    async fn facilities(&self) -> Result<Vec<(String, String, String, String, f64, f64)>, AppError> {
-        let rows =
+        .map_err(internal)?
+        .into_iter()
+        .map(|r| Area {
+            rings: r.boundary.as_ref().map(outer_rings).unwrap_or_default(),
+            district_id: r.district_id,
+            name_en: r.name_en,
+            name_zh: r.name_zh,
+        })
+        .collect();
+        let facilities: Vec<_> =
             sqlx::query!("select facility_id, kind, name_en, name_zh, lon, lat from facility order by facility_id")
-                .fetch_all(&self.db)
+                .fetch_all(&mut *conn)
                 .await
-                .map_err(internal)?;
-        Ok(rows.into_iter().map(|r| (r.facility_id, r.kind, r.name_en, r.name_zh, r.lon, r.lat)).collect())
-    }
-
-    /// Current notices: the whole city's and, when given, one district's; newest first.
-    async fn notices(&self, district: Option<&str>, all_districts: bool) -> Result<Vec<NoticeView>, AppError> {
-        let rows = sqlx::query!(
+                .map_err(internal)?
+                .into_iter()
+                .map(|r| (r.facility_id, r.kind, r.name_en, r.name_zh, r.lon, r.lat))
+                .collect();
+        let notices = sqlx::query!(
             // language=PostgreSQL
             r#"
             select n.notice_id, n.district_id, a.name_en as agency_name_en, a.name_zh as agency_name_zh,
-                   n.title_en, n.title_zh, n.body_en, n.body_zh, n.published_at
+                   n.title_en, n.title_zh, n.body_en, n.body_zh, n.published_at, n.expires_at
             from notice n
             join agency a using (agency_id)
-            where n.published_at <= now() and (n.expires_at is null or n.expires_at > now())
-              and (n.district_id is null or $2 or n.district_id = $1)
+            where n.expires_at is null or n.expires_at > now()
             order by n.published_at desc, n.notice_id
-            limit 20
-            "#,
-            district,
-            all_districts
+            "#
         )
-        .fetch_all(&self.db)
+        .fetch_all(&mut *conn)
         .await
-        .map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| NoticeView {
+        .map_err(internal)?
+        .into_iter()
+        .map(|r| Notice {
+            view: NoticeView {
                 notice_id: r.notice_id,
                 district_id: r.district_id,
                 agency_name_en: r.agency_name_en,
@@ -257,15 +323,41 @@ impl CityService {
                 body_en: r.body_en,
                 body_zh: r.body_zh,
                 published_at: rfc3339(r.published_at),
+            },
+            published_at: r.published_at,
+            expires_at: r.expires_at,
+        })
+        .collect();
+        drop(conn);
+
+        let frame = bbox(areas.iter().flat_map(|a| a.rings.iter().flatten())).unwrap_or((0.0, 0.0, 1.0, 1.0));
+        let city_map = draw(&areas, &[], None, frame, 0.02);
+        let home_maps = areas
+            .iter()
+            .filter_map(|home| {
+                let frame = bbox(home.rings.iter().flatten())?;
+                Some((home.district_id.clone(), draw(&areas, &facilities, Some(&home.district_id), frame, 0.25)))
             })
-            .collect())
+            .collect();
+        let districts = areas
+            .into_iter()
+            .map(|a| app::api::District { district_id: a.district_id, name_en: a.name_en, name_zh: a.name_zh })
+            .collect();
+        // An id no resident has: every service comes back untaken.
+        let catalogue = self.residents.offers(Uuid::nil()).await?;
+        let scopes = self.residents.scopes().await?;
+        Ok(Snapshot { version, districts, city_map, home_maps, notices, scopes, catalogue })
     }
 
     /// The gate's steps 1–4 for the resident's own permission; `None` when the permission no
     /// longer holds (revoked or expired since it was listed): no card. A spent one-off or daily
     /// limit concerns the agency's reads, not whether the permission holds.
-    async fn check(&self, resident: Uuid, g: &GrantView) -> Result<Option<CardCheck>, AppError> {
-        let mut conn = self.db.acquire().await.map_err(internal)?;
+    async fn check(
+        &self,
+        conn: &mut PgConnection,
+        resident: Uuid,
+        g: &GrantView,
+    ) -> Result<Option<CardCheck>, AppError> {
         let reader = Reader { agency_id: g.agency_id.clone(), id: "resident".into() };
         let req = ReadRequest {
             service_id: g.service_id,
@@ -273,7 +365,7 @@ impl CityService {
             scopes: g.scopes.clone(),
             range: Range::default(),
         };
-        match self.gate.check(&mut conn, &reader, &req).await {
+        match self.gate.check(conn, &reader, &req).await {
             Ok(checked) => Ok(Some(CardCheck::Verified { checkpoint_size: checked.checkpoint_size() })),
             Err(GateError::Denied { reason: DenyReason::FrequencyExceeded, .. }) => {
                 let size = sqlx::query_scalar!(
@@ -296,11 +388,11 @@ impl CityService {
     /// The card's contents: the resident's own data under the permission's scopes.
     async fn parts(
         &self,
+        conn: &mut PgConnection,
         resident: Uuid,
         scopes: &[String],
         facilities: &[FacilityView],
     ) -> Result<Vec<CardPart>, AppError> {
-        let mut conn = self.db.acquire().await.map_err(internal)?;
         let now = OffsetDateTime::now_utc();
         let mut parts = Vec::new();
         for scope in scopes {
@@ -309,7 +401,7 @@ impl CityService {
                 "utilities.readings" => (now - Duration::days(366), now, 12),
                 _ => (now - Duration::days(31), now, 200),
             };
-            let data = records::read(&mut conn, resident, std::slice::from_ref(scope), range)
+            let data = records::read(conn, resident, std::slice::from_ref(scope), range)
                 .await
                 .map_err(|e| internal(format!("{e:#}")))?;
             let Some(data) = data.into_values().next() else { continue };
@@ -377,83 +469,78 @@ fn part(
 #[async_trait::async_trait]
 impl City for CityService {
     async fn public_city(&self) -> Result<PublicCityView, AppError> {
-        let areas = self.areas().await?;
-        let frame = bbox(areas.iter().flat_map(|a| a.rings.iter().flatten())).unwrap_or((0.0, 0.0, 1.0, 1.0));
-        let map = draw(&areas, Vec::new(), None, frame, 0.02);
-        let districts = areas
-            .iter()
-            .map(|a| app::api::District {
-                district_id: a.district_id.clone(),
-                name_en: a.name_en.clone(),
-                name_zh: a.name_zh.clone(),
-            })
-            .collect();
-        let services = self.public_services().await?;
+        let version =
+            sqlx::query_scalar!("select version from city_version").fetch_one(&self.db).await.map_err(internal)?;
+        let city = self.snapshot(version).await?;
         Ok(PublicCityView {
-            map,
-            districts,
-            services,
-            notices: self.notices(None, true).await?,
-            scopes: self.residents.scopes().await?,
+            map: city.city_map.clone(),
+            districts: city.districts.clone(),
+            services: city.catalogue.clone(),
+            notices: city.notices(None, true, OffsetDateTime::now_utc()),
+            scopes: city.scopes.clone(),
         })
     }
 
     async fn my_city(&self, resident: Uuid) -> Result<MyCityView, AppError> {
-        let who = sqlx::query!(
-            r#"
-            select a.display_name, d.district_id as "district_id?", d.name_en as "name_en?", d.name_zh as "name_zh?"
-            from resident r join account a using (account_id) left join district d on d.district_id = r.district_id
-            where r.resident_id = $1
-            "#,
-            resident
-        )
-        .fetch_one(&self.db)
-        .await
-        .map_err(internal)?;
-        let district = match (who.district_id, who.name_en, who.name_zh) {
-            (Some(district_id), Some(name_en), Some(name_zh)) => {
-                Some(app::api::District { district_id, name_en, name_zh })
-            }
-            _ => None,
+        let who = async {
+            sqlx::query!(
+                r#"
+                select a.display_name, r.district_id as "district_id?",
+                       (select version from city_version) as "city_version!"
+                from resident r join account a using (account_id)
+                where r.resident_id = $1
+                "#,
+                resident
+            )
+            .fetch_one(&self.db)
+            .await
+            .map_err(internal)
         };
-        let areas = self.areas().await?;
-        let map = district.as_ref().and_then(|d| {
-            let home = areas.iter().find(|a| a.district_id == d.district_id)?;
-            let frame = bbox(home.rings.iter().flatten())?;
-            Some((d.district_id.clone(), frame))
-        });
-        let map = match map {
-            Some((home, frame)) => Some(draw(&areas, self.facilities().await?, Some(&home), frame, 0.25)),
-            None => None,
-        };
-        let home_facilities: Vec<FacilityView> = map.as_ref().map(|m| m.facilities.clone()).unwrap_or_default();
+        let (who, grants) = tokio::try_join!(who, self.residents.grants(resident))?;
+        let city = self.snapshot(who.city_version).await?;
+        let district =
+            who.district_id.as_deref().and_then(|id| city.districts.iter().find(|d| d.district_id == id)).cloned();
+        let map = district.as_ref().and_then(|d| city.home_maps.get(&d.district_id)).cloned();
+        let home_facilities: &[FacilityView] = map.as_ref().map_or(&[], |m| &m.facilities);
 
-        let grants = self.residents.grants(resident).await?;
-        let offers = self.residents.offers(resident).await?;
-        let agencies: BTreeMap<String, (String, String)> = offers
-            .iter()
-            .map(|o| (o.agency_id.clone(), (o.agency_name_en.clone(), o.agency_name_zh.clone())))
-            .collect();
         let mut cards = Vec::new();
-        for g in grants.into_iter().filter(|g| g.state == "active" || g.state == "pending") {
-            let Some(check) = self.check(resident, &g).await? else { continue };
+        let mut conn = self.db.acquire().await.map_err(internal)?;
+        for g in grants.iter().filter(|g| g.state == "active" || g.state == "pending") {
+            let Some(check) = self.check(&mut conn, resident, g).await? else { continue };
             let parts = match check {
-                CardCheck::Verified { .. } => self.parts(resident, &g.scopes, &home_facilities).await?,
+                CardCheck::Verified { .. } => self.parts(&mut conn, resident, &g.scopes, home_facilities).await?,
                 _ => Vec::new(),
             };
-            let (agency_name_en, agency_name_zh) = agencies.get(&g.agency_id).cloned().unwrap_or_default();
-            cards.push(CardView { grant: g, agency_name_en, agency_name_zh, check, parts });
+            let (agency_name_en, agency_name_zh) = city
+                .catalogue
+                .iter()
+                .find(|o| o.agency_id == g.agency_id)
+                .map(|o| (o.agency_name_en.clone(), o.agency_name_zh.clone()))
+                .unwrap_or_default();
+            cards.push(CardView { grant: g.clone(), agency_name_en, agency_name_zh, check, parts });
         }
-        let enabled: Vec<Uuid> = cards.iter().map(|c| c.grant.service_id).collect();
-        let offers = offers.into_iter().filter(|o| !enabled.contains(&o.service_id)).collect();
+        drop(conn);
+        let offers = city
+            .catalogue
+            .iter()
+            .filter(|o| !cards.iter().any(|c| c.grant.service_id == o.service_id))
+            .map(|o| OfferView {
+                // The resident's live grant of the service: neither revoked nor replaced.
+                granted: grants
+                    .iter()
+                    .find(|g| g.service_id == o.service_id && g.state != "revoked" && g.state != "replaced")
+                    .map(|g| g.grant_id),
+                ..o.clone()
+            })
+            .collect();
         Ok(MyCityView {
             name: who.display_name,
-            notices: self.notices(district.as_ref().map(|d| d.district_id.as_str()), false).await?,
+            notices: city.notices(district.as_ref().map(|d| d.district_id.as_str()), false, OffsetDateTime::now_utc()),
             district,
             map,
             cards,
             offers,
-            scopes: self.residents.scopes().await?,
+            scopes: city.scopes.clone(),
         })
     }
 
@@ -532,14 +619,6 @@ impl City for CityService {
             anchors,
             alarms,
         })
-    }
-}
-
-impl CityService {
-    /// Published services, as offers nobody has taken.
-    async fn public_services(&self) -> Result<Vec<app::resident::OfferView>, AppError> {
-        // An id no resident has: every service comes back untaken.
-        self.residents.offers(Uuid::nil()).await
     }
 }
 

@@ -213,3 +213,53 @@ async fn a_form_posted_without_javascript_comes_back_to_its_page_with_the_error(
     assert_eq!(status, 404, "{err}");
     city.shutdown().await;
 }
+
+/// Every process keeps the city's slow-changing tables in memory (migration 0011). A change
+/// committed by anyone, here straight into the database as another process would, shows on the
+/// very next request: no waiting for a cache to expire.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_change_to_the_city_shows_on_the_next_request(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let city = City::start(&opts, &[]).await;
+    server::seed::seed_places(&city.db).await.unwrap();
+    let issuer = city.portal.idp.issuer.clone();
+    server::seed::seed_residents(&city.db, &issuer, &city.portal.state.pseudonyms).await.unwrap();
+    let (anonymous, maria) = (browser(), browser());
+    sign_in(&maria, &city.portal, "resident2").await;
+    let catalogue = |v: &Value| -> Vec<String> {
+        v["services"].as_array().unwrap().iter().map(|o| o["name_en"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, before) = city.server_fn(&anonymous, "city", &[]).await;
+    assert!(catalogue(&before).contains(&"Fare capping".to_owned()), "{before}");
+    let (_, hers) = city.server_fn(&maria, "me/city", &[]).await;
+    assert!(offers(&hers).contains(&"Fare capping".to_owned()));
+
+    // A notice for resident2's district, one not yet published, one already expired, and a
+    // withdrawn service.
+    sqlx::query(
+        "insert into notice (notice_id, district_id, agency_id, title_en, title_zh, body_en, body_zh, published_at, expires_at)
+         select id, 'riverside', agency_id, 'Title', '标题', 'Body', '正文', now() + shift, now() + shift + interval '1 day'
+         from (values ('riverside-now', interval '-1 hour'), ('riverside-later', interval '1 day'),
+                      ('riverside-past', interval '-2 days')) as n (id, shift),
+              (select agency_id from agency order by agency_id limit 1) as a",
+    )
+    .execute(&city.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update service set status = 'withdrawn'
+         where service_id = (select service_id from service_version where name_en = 'Fare capping' limit 1)",
+    )
+    .execute(&city.db)
+    .await
+    .unwrap();
+
+    let (_, after) = city.server_fn(&anonymous, "city", &[]).await;
+    assert!(!catalogue(&after).contains(&"Fare capping".to_owned()), "withdrawn: {after}");
+    let (_, hers) = city.server_fn(&maria, "me/city", &[]).await;
+    assert!(!offers(&hers).contains(&"Fare capping".to_owned()), "withdrawn: {hers}");
+    let current = notices(&hers);
+    assert!(current.contains(&"riverside-now".to_owned()), "{hers}");
+    assert!(!current.contains(&"riverside-later".to_owned()), "not yet published: {hers}");
+    assert!(!current.contains(&"riverside-past".to_owned()), "expired: {hers}");
+    city.shutdown().await;
+}
