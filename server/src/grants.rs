@@ -433,6 +433,8 @@ struct Row {
     revocation: Option<String>,
     leaf_index: Option<i64>,
     replaces: Option<Uuid>,
+    /// The newest quorum checkpoint's size, the same on every row.
+    quorum: i64,
 }
 
 /// The state of a grant, from its revocation, its entry's place in the log and its window.
@@ -454,9 +456,9 @@ pub fn state_of(
 }
 
 impl Row {
-    fn into_grant(self, quorum: i64, now: OffsetDateTime) -> Grant {
+    fn into_grant(self, now: OffsetDateTime) -> Grant {
         Grant {
-            state: state_of(self.revocation.as_deref(), self.leaf_index, quorum, self.valid_until, now),
+            state: state_of(self.revocation.as_deref(), self.leaf_index, self.quorum, self.valid_until, now),
             grant_id: self.grant_id,
             service_id: self.service_id,
             version: self.version,
@@ -478,14 +480,14 @@ impl Row {
 /// # Errors
 /// Database errors.
 pub async fn list(db: &PgPool, resident_id: Uuid) -> Result<Vec<Grant>, GrantError> {
-    let mut conn = db.acquire().await?;
-    let quorum = quorum_size(&mut conn).await?;
+    // The quorum size rides along as a column (computed once, as an init plan): one round trip.
     let rows = sqlx::query_as!(
         Row,
         // language=PostgreSQL
         r#"
         select g.data_grant_id as grant_id, g.service_id, g.version, s.agency_id, sv.name_en, sv.name_zh, sv.purpose,
-               g.scopes, g.valid_from, g.valid_until, r.reason as "revocation?", e.leaf_index as "leaf_index?", g.replaces
+               g.scopes, g.valid_from, g.valid_until, r.reason as "revocation?", e.leaf_index as "leaf_index?", g.replaces,
+               (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null) as "quorum!"
         from data_grant g
         join service s on s.service_id = g.service_id
         join service_version sv on sv.service_id = g.service_id and sv.version = g.version
@@ -496,10 +498,10 @@ pub async fn list(db: &PgPool, resident_id: Uuid) -> Result<Vec<Grant>, GrantErr
         "#,
         resident_id
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(db)
     .await?;
     let now = OffsetDateTime::now_utc();
-    Ok(rows.into_iter().map(|r| r.into_grant(quorum, now)).collect())
+    Ok(rows.into_iter().map(|r| r.into_grant(now)).collect())
 }
 
 /// One grant of the resident.
