@@ -82,6 +82,19 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<PgPool> {
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: a round trip per acquire, which
+        // was a tenth of the My City page's time under load (docs/scale.md). A connection
+        // that came back to the pool moments ago is almost surely alive; only one idle for a
+        // while (a restarted server, a dropped socket) is pinged before use.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > std::time::Duration::from_secs(5) {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(config.database_url.expose_secret())
         .await
         .context("cannot connect to PostgreSQL (check --database-url / DATABASE_URL)")?;
