@@ -10,8 +10,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ensure_build_tools
-log "building the portal (cargo leptos build)"
-(cd "$ROOT" && cargo leptos build)
+log "building the portal (cargo leptos build --split)"
+(cd "$ROOT" && cargo leptos build --split)
 
 pg_start "$DATA/pg" "$PG_PORT"
 psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -tc "select 1 from pg_database where datname = 'onecity'" | grep -q 1 ||

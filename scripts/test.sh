@@ -41,7 +41,7 @@ step "chain crate for WebAssembly"
 cargo build -p chain --target wasm32-unknown-unknown
 
 step "browser tests (Playwright, Debian Chromium)"
-cargo leptos build
+cargo leptos build --split
 psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "create database onecity_e2e"
 E2E_DB="postgres://postgres@127.0.0.1:$PG_PORT/onecity_e2e"
 mkdir -p "$DATA"

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::hooks::use_location;
-use leptos_router::{SsrMode, StaticSegment, path};
+use leptos_router::{Lazy, LazyRoute, SsrMode, StaticSegment, lazy_route, path};
 
 use crate::api::{Me, get_me};
 use crate::auth::ROLE_AGENCY_STAFF;
@@ -95,12 +95,16 @@ pub fn App() -> impl IntoView {
                 <ErrorBoundary fallback=move |_| view! { <p class="note error" role="alert">{t.error_generic}</p> }>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/consent/:service_id") view=ConsentPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/permissions") view=PermissionsPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/data-use") view=DataUsePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/console") view=ConsolePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/console/services/:service_id") view=ConsoleServicePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/transparency") view=TransparencyPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/consent/:service_id") view={Lazy::<Consent>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/permissions") view={Lazy::<Permissions>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/data-use") view={Lazy::<DataUse>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/console") view={Lazy::<Console>::new()} ssr=SsrMode::InOrder />
+                    <Route
+                        path=path!("/console/services/:service_id")
+                        view={Lazy::<ConsoleService>::new()}
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route path=path!("/transparency") view={Lazy::<Transparency>::new()} ssr=SsrMode::InOrder />
                 </Routes>
                 </ErrorBoundary>
             </main>
@@ -109,6 +113,37 @@ pub fn App() -> impl IntoView {
             </footer>
         </Router>
     }
+}
+
+// Every page but My City is a lazy route: `cargo leptos build --split` moves each one's view
+// code into its own WebAssembly chunk, which the browser fetches when it first shows that page
+// (or hydrates it, when the visit starts there). The main bundle keeps the shell, the router
+// and My City, the page most visits start on. The pages make their own resources, so a
+// route's data half is empty.
+macro_rules! lazy_page {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    Consent => ConsentPage,
+    Permissions => PermissionsPage,
+    DataUse => DataUsePage,
+    Console => ConsolePage,
+    ConsoleService => ConsoleServicePage,
+    Transparency => TransparencyPage,
 }
 
 /// Who is signed in, for any component below [`App`].

@@ -19,5 +19,6 @@ pub mod verify;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy routes (app.rs) hydrate once their chunk has loaded.
+    leptos::mount::hydrate_lazy(app::App);
 }
