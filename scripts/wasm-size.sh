@@ -10,6 +10,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$ROOT"
+ensure_build_tools
+# A release build runs wasm-opt (Debian's binaryen); cargo-leptos would otherwise try to
+# download one.
+apt_install binaryen
 cargo leptos build --release --split --frontend-only >/dev/null
 pkg="$ROOT/target/site/pkg"
 node - "$pkg" <<'JS'
