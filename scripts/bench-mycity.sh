@@ -2,8 +2,10 @@
 # My City over HTTP under load. Loads a synthetic city (`onecity seed`), starts the portal
 # (release build) on it with the identity provider, four witnesses and a chain node, signs
 # resident1 in through the provider's real form (curl and a cookie jar), waits until the
-# city's grants are cosigned, then runs wrk against resident1's My City page and, in the same
-# run, against a bare axum handler running one indexed query on the same database
+# city's grants are cosigned, then runs wrk against resident1's My City page (reloads: the
+# page cache serves them while nothing on the page changed), against the same page rendered on
+# every request (a second portal with the cache off), against the page's data alone, and, in
+# the same run, against a bare axum handler running one indexed query on the same database
 # (server/examples/bare_handler.rs). Prints requests/s, latency percentiles and the ratios.
 #   scripts/bench-mycity.sh [RESIDENTS=10000] [RECORDS_PER_RESIDENT=100] [SECONDS=60] [CONNECTIONS=64]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,6 +19,7 @@ CONNS="${4:-64}"
 PORTAL_PORT=3200
 IDP_PORT=4500
 BARE_PORT=3300
+COLD_PORT=3201
 PORTAL="http://localhost:$PORTAL_PORT"
 
 apt_install wrk
@@ -68,6 +71,19 @@ wait_http "http://127.0.0.1:$BARE_PORT/" 30
 load() { wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@"; }
 log "wrk: My City page, $CONNS connections, ${SECS}s"
 load -H "$COOKIE" "$PORTAL/" | tee "$WORK/wrk-page.txt"
+# The same page rendered on every request: a second portal process with its page cache off,
+# on the same database (sessions included, so the same cookie signs in). It is what a first
+# view, or a view after anything on the page changed, costs.
+ONECITY_PROFILE=dev ONECITY_LISTEN="127.0.0.1:$COLD_PORT" ONECITY_PUBLIC_URL="$PORTAL" ONECITY_PAGE_CACHE_MB=0 \
+  LEPTOS_SITE_ROOT="$ROOT/target/site" "$BIN" serve >"$WORK/portal-cold.log" 2>&1 &
+cold_pid=$!
+STARTED_PIDS+=("$cold_pid")
+wait_http "http://127.0.0.1:$COLD_PORT/readyz" 120
+curl -sS -H "$COOKIE" "http://127.0.0.1:$COLD_PORT/" >"$WORK/page-cold.html"
+grep -q 'data-check="verified"' "$WORK/page-cold.html" || die "the second portal did not sign resident1 in"
+log "wrk: My City page rendered every time (page cache off), $CONNS connections, ${SECS}s"
+load -H "$COOKIE" "http://127.0.0.1:$COLD_PORT/" | tee "$WORK/wrk-cold.txt"
+kill "$cold_pid" && wait "$cold_pid" 2>/dev/null || true
 # The page's data alone (the my_city server function, JSON, no rendering): splits the page's
 # cost between fetching and rendering.
 cat >"$WORK/post.lua" <<'LUA'
@@ -91,12 +107,15 @@ figures() {
   echo "$rps $p50 $p99 ${non2xx:-0}"
 }
 read -r page_rps page_p50 page_p99 page_bad <<<"$(figures "$WORK/wrk-page.txt")"
+read -r cold_rps cold_p50 cold_p99 cold_bad <<<"$(figures "$WORK/wrk-cold.txt")"
 read -r data_rps data_p50 data_p99 data_bad <<<"$(figures "$WORK/wrk-data.txt")"
 read -r bare_rps bare_p50 bare_p99 bare_bad <<<"$(figures "$WORK/wrk-bare.txt")"
 echo
 echo "My City over HTTP, $N residents x $PER records, $CONNS connections, ${SECS}s each:"
 printf '%-22s %12s %10s %10s %8s\n' target requests/s "p50 ms" "p99 ms" non-2xx
 printf '%-22s %12s %10s %10s %8s\n' "My City page" "$page_rps" "$page_p50" "$page_p99" "$page_bad"
+printf '%-22s %12s %10s %10s %8s\n' "  rendered every time" "$cold_rps" "$cold_p50" "$cold_p99" "$cold_bad"
 printf '%-22s %12s %10s %10s %8s\n' "its data alone (JSON)" "$data_rps" "$data_p50" "$data_p99" "$data_bad"
 printf '%-22s %12s %10s %10s %8s\n' "bare axum + 1 query" "$bare_rps" "$bare_p50" "$bare_p99" "$bare_bad"
-awk -v a="$page_rps" -v b="$bare_rps" 'BEGIN { printf "ratio (page / bare requests/s): %.2f\n", a / b }'
+awk -v a="$page_rps" -v c="$cold_rps" -v b="$bare_rps" \
+  'BEGIN { printf "ratio (page / bare requests/s): %.2f; rendered every time: %.2f\n", a / b, c / b }'

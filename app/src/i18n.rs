@@ -23,7 +23,7 @@ pub const LANG_COOKIE: &str = "lang";
 /// The city's time zone (UTC+8), in which every date and time is shown.
 pub const CITY_OFFSET_HOURS: i8 = 8;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Locale {
     #[default]
     En,

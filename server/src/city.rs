@@ -239,7 +239,7 @@ fn next_tax_due(now: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(now)
 }
 
-fn city_offset() -> UtcOffset {
+pub(crate) fn city_offset() -> UtcOffset {
     UtcOffset::from_hms(app::i18n::CITY_OFFSET_HOURS, 0, 0).unwrap_or(UtcOffset::UTC)
 }
 
@@ -249,7 +249,37 @@ fn month_start(now: OffsetDateTime) -> OffsetDateTime {
     local.replace_day(1).map(|d| d.replace_time(time::Time::MIDNIGHT)).unwrap_or(local)
 }
 
+/// The first day of the next month in the city's time zone.
+pub(crate) fn next_month(now: OffsetDateTime) -> OffsetDateTime {
+    let start = month_start(now);
+    let (year, month) = match start.month() {
+        time::Month::December => (start.year() + 1, time::Month::January),
+        m => (start.year(), m.next()),
+    };
+    start.replace_year(year).and_then(|d| d.replace_month(month)).unwrap_or(start + Duration::days(31))
+}
+
+/// Midnight starting today in the city's time zone: windows of whole days move only then, so
+/// a page stays the same all day (`page_cache` relies on it).
+fn day_start(now: OffsetDateTime) -> OffsetDateTime {
+    now.to_offset(city_offset()).replace_time(time::Time::MIDNIGHT)
+}
+
 impl CityService {
+    /// The next time a notice of the city (any district's) starts or stops showing, after
+    /// `now`: until then the notices every page shows stay the same.
+    ///
+    /// # Errors
+    /// When the city's tables cannot be read.
+    pub async fn next_notice_change(
+        &self,
+        version: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, AppError> {
+        let city = self.snapshot(version).await?;
+        Ok(city.notices.iter().flat_map(|n| [Some(n.published_at), n.expires_at]).flatten().filter(|t| *t > now).min())
+    }
+
     /// The snapshot for `version` (a newer one will do), loading it when the one held is older.
     async fn snapshot(&self, version: i64) -> Result<Arc<Snapshot>, AppError> {
         let held = || self.snapshot.lock().expect("city snapshot").clone().filter(|s| s.version >= version);
@@ -398,8 +428,8 @@ impl CityService {
         for scope in scopes {
             let range = match scope.as_str() {
                 "transit.trips" => (month_start(now), now, i64::from(records::MAX_RECORDS)),
-                "utilities.readings" => (now - Duration::days(366), now, 12),
-                _ => (now - Duration::days(31), now, 200),
+                "utilities.readings" => (day_start(now) - Duration::days(365), now, 12),
+                _ => (day_start(now) - Duration::days(30), now, 200),
             };
             let data = records::read(conn, resident, std::slice::from_ref(scope), range)
                 .await

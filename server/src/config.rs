@@ -90,6 +90,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ONECITY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Memory for rendered My City pages kept for reuse while nothing they show has changed
+    /// (docs/scale.md), in MiB; 0 renders every view afresh.
+    #[arg(long, env = "ONECITY_PAGE_CACHE_MB", default_value_t = 64)]
+    pub page_cache_mb: u64,
+
     /// The log's name: checkpoint origin and key name (no spaces or `+`).
     #[arg(long, env = "ONECITY_LEDGER_ORIGIN", default_value = "ledger.onecity.example")]
     pub ledger_origin: String,
@@ -158,6 +163,7 @@ pub struct Config {
     pub cookie_secure: bool,
     pub session_idle_minutes: i64,
     pub request_timeout_secs: u64,
+    pub page_cache_mb: u64,
     pub ledger: LedgerConfig,
     pub pseudonym_key_file: PathBuf,
     pub api_audience: String,
@@ -391,6 +397,7 @@ impl ServeArgs {
             cookie_secure,
             session_idle_minutes: self.session_idle_minutes,
             request_timeout_secs: self.request_timeout_secs,
+            page_cache_mb: self.page_cache_mb,
             ledger: LedgerConfig {
                 origin: self.ledger_origin,
                 key_file,

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod grants;
 pub mod keyfile;
 pub mod ledger;
+pub mod page_cache;
 pub mod pseudonym;
 pub mod records;
 pub mod resident;

@@ -263,3 +263,85 @@ async fn a_change_to_the_city_shows_on_the_next_request(_p: PgPoolOptions, opts:
     assert!(!current.contains(&"riverside-past".to_owned()), "expired: {hers}");
     city.shutdown().await;
 }
+
+/// The home page as a browser gets it: the nonce of its Content-Security-Policy and the HTML.
+async fn home(client: &reqwest::Client, city: &City, language: &str) -> (String, String) {
+    let resp = client.get(format!("{}/", city.portal.url)).header("accept-language", language).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce").to_owned();
+    (nonce, resp.text().await.unwrap())
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_reloaded_home_page_is_the_same_until_something_it_shows_changes(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    server::seed::seed_places(&city.db).await.unwrap();
+    let (li, maria, anonymous) = (browser(), browser(), browser());
+    sign_in(&li, &city.portal, "resident1").await;
+    sign_in(&maria, &city.portal, "resident2").await;
+    let issuer = city.portal.idp.issuer.clone();
+    server::seed::seed_residents(&city.db, &issuer, &city.portal.state.pseudonyms).await.unwrap();
+    let resident: uuid::Uuid = sqlx::query_scalar(
+        "select resident_id from resident join account using (account_id) where subject = 'resident1'",
+    )
+    .fetch_one(&city.db)
+    .await
+    .unwrap();
+
+    // Pending until cosigned; the checkpoint that cosigns it shows at once.
+    let (_, page) = home(&li, &city, "en").await;
+    assert!(page.contains(r#"data-check="pending""#) && !page.contains(r#"data-check="verified""#));
+    city.settle().await;
+    let (first_nonce, first) = home(&li, &city, "en").await;
+    assert!(first.contains(r#"data-check="verified""#) && !first.contains(r#"data-check="pending""#));
+
+    // The same page again, with a nonce of its own in the policy and in every script.
+    let (nonce, again) = home(&li, &city, "en").await;
+    assert_ne!(nonce, first_nonce);
+    assert!(again.contains(&format!(r#"nonce="{nonce}""#)) && !again.contains(&first_nonce));
+    assert_eq!(again.replace(&nonce, "N"), first.replace(&first_nonce, "N"));
+    // Another language, another session, no session: other pages.
+    let other = if first.contains(r#"<html lang="en""#) { "zh-CN" } else { "en" };
+    let resp = li.post(format!("{}/locale", city.portal.url)).form(&[("lang", other)]).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    let (_, translated) = home(&li, &city, "en").await;
+    assert!(translated.contains(&format!(r#"<html lang="{other}""#)), "the page in {other}");
+    let (_, hers) = home(&maria, &city, "en").await;
+    assert!(hers.contains("Maria Santos") && !hers.contains("Li Wei"), "nothing of resident1's");
+    let (_, public) = home(&anonymous, &city, "en").await;
+    assert!(!public.contains("Li Wei") && !public.contains("Maria Santos"));
+
+    // A trip recorded now, as an ingest would write it: in the next view.
+    let mut tx = city.db.begin().await.unwrap();
+    let trip = serde_json::json!({"from": "Lantern Quay", "to": "Museum", "fare_cents": 300});
+    server::records::add_behavioral(&mut tx, resident, "transit.trips", &[(time::OffsetDateTime::now_utc(), trip)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (_, page) = home(&li, &city, "en").await;
+    assert!(page.contains("Lantern Quay"), "the new trip");
+
+    // The account renamed (as the next sign-in would do): in the next view.
+    sqlx::query("update account set display_name = 'Li Wei-Chen' where subject = 'resident1'")
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (_, page) = home(&li, &city, "en").await;
+    assert!(page.contains("Li Wei-Chen"));
+
+    // A permission edited behind the server's back: the page checks it again and says so.
+    sqlx::query("update data_grant set valid_until = valid_until + interval '1 year' where resident_id = $1")
+        .bind(resident)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (_, page) = home(&li, &city, "en").await;
+    assert!(page.contains(r#"data-check="integrity""#), "the edited row is caught");
+
+    // The session ended elsewhere (another process signed out, or it expired): the public city.
+    sqlx::query("delete from tower_sessions.session").execute(&city.db).await.unwrap();
+    let (_, page) = home(&li, &city, "en").await;
+    assert!(!page.contains("Li Wei"), "no resident's page without a session");
+    city.shutdown().await;
+}

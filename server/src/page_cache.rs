@@ -1,0 +1,400 @@
+//! The home page (a resident's My City, or the public city) kept rendered in memory and
+//! served again while nothing it shows has changed.
+//!
+//! Rendering My City costs about 8 database round trips (the gate's checks among them) and
+//! 45 KB of server-rendered HTML; a reload that would produce the same bytes costs one round
+//! trip here. Reuse is exact, not timed: before each reuse one query re-reads everything the
+//! page depends on, and any difference renders afresh (docs/scale.md):
+//!
+//! * the session: its row must still be live and hold the same data (a sign-out or an expiry
+//!   is seen at once);
+//! * the resident's and the account's rows (`updated_at`), and `resident.data_version`, which
+//!   triggers move on any write to the resident's records (migration 0012);
+//! * every grant row of the resident and its revocation, hashed in the query: the rows are
+//!   re-read on every view, as the gate re-reads them on every query, so a row edited behind
+//!   the server's back makes the page render again and the gate raise its alarm;
+//! * the newest cosigned checkpoint: a card's verification is reused only within one
+//!   checkpoint, as DESIGN allows for the gate's verification results;
+//! * the city's version (districts, facilities, notices, scopes, services; migration 0011).
+//!
+//! What changes with time alone bounds an entry's life: the next start or end of one of the
+//! resident's grants or of a notice, the next month (this month's trips) and the next midnight
+//! (the day-aligned windows of readings and records, age predicates).
+//!
+//! Each reuse gets a fresh CSP nonce: the page is stored cut at the nonce it was rendered
+//! with. A response that sets a cookie or is not a plain 200 is never stored.
+//!
+//! Written here because the entry's validity is this application's own (a query against its
+//! tables), not a time-to-live a caching crate could apply; the LRU order and byte budget sit
+//! on `hashlink`'s linked hash map.
+
+use std::sync::{Arc, Mutex};
+
+use app::i18n::Locale;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hashlink::LinkedHashMap;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime, Time, UtcOffset};
+use uuid::Uuid;
+
+use crate::city::CityService;
+use crate::web::SESSION_COOKIE;
+
+/// A page larger than this is served but not kept.
+const MAX_PAGE_BYTES: usize = 1 << 20;
+
+pub struct PageCache {
+    db: PgPool,
+    city: Arc<CityService>,
+    budget: usize,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// Least recently used first.
+    map: LinkedHashMap<Key, Arc<Entry>>,
+    bytes: usize,
+}
+
+/// One rendering per session (or none, for the public city) and language.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Key {
+    session: Option<String>,
+    locale: Locale,
+}
+
+/// Whose page it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Public,
+    Resident(Uuid),
+}
+
+/// Everything the page depends on, as one query reads it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+struct Fingerprint {
+    /// SHA-256 of the session row's data while it is live; `None` for the public page.
+    session: Option<Vec<u8>>,
+    city: i64,
+    checkpoint: i64,
+    data_version: Option<i64>,
+    resident_at: Option<OffsetDateTime>,
+    account_at: Option<OffsetDateTime>,
+    /// MD5 of every grant row and revocation of the resident, in id order.
+    grants: Option<String>,
+    /// The next start or end of one of the resident's grants.
+    next_grant_change: Option<OffsetDateTime>,
+}
+
+struct Entry {
+    owner: Owner,
+    fingerprint: Fingerprint,
+    valid_until: OffsetDateTime,
+    headers: HeaderMap,
+    /// The Content-Security-Policy and the body, cut where the nonce was.
+    csp: Vec<String>,
+    body: Vec<Bytes>,
+    size: usize,
+}
+
+impl PageCache {
+    /// `budget_bytes` of 0 turns the cache off.
+    #[must_use]
+    pub fn new(db: PgPool, city: Arc<CityService>, budget_bytes: usize) -> Self {
+        Self { db, city, budget: budget_bytes, entries: Mutex::new(Entries::default()) }
+    }
+
+    /// The stored page for `key` if everything it shows is unchanged, with a fresh nonce.
+    async fn reuse(&self, key: &Key) -> Result<Option<Response>, sqlx::Error> {
+        let entry = {
+            let mut entries = self.entries.lock().expect("page cache");
+            let Some(entry) = entries.map.to_back(key).cloned() else { return Ok(None) };
+            entry
+        };
+        if OffsetDateTime::now_utc() >= entry.valid_until {
+            return Ok(None);
+        }
+        let now = self.fingerprint(entry.owner, key.session.as_deref()).await?;
+        if now != entry.fingerprint {
+            return Ok(None);
+        }
+        Ok(Some(entry.respond()))
+    }
+
+    /// Whose page a request for `session` renders: `None` when it is not one to keep (a
+    /// session that is gone or expired, staff without a resident record).
+    async fn owner(&self, session: Option<&str>) -> Result<Option<(Owner, Option<Vec<u8>>)>, anyhow::Error> {
+        let Some(session) = session else { return Ok(Some((Owner::Public, None))) };
+        // tower-sessions-sqlx-store's own table and encoding: created by the store at startup,
+        // not by our migrations, hence a query the macros do not check.
+        let data: Option<(Vec<u8>,)> =
+            sqlx::query_as("select data from tower_sessions.session where id = $1 and expiry_date > now()")
+                .bind(session)
+                .fetch_optional(&self.db)
+                .await?;
+        let Some((data,)) = data else { return Ok(None) };
+        let record: tower_sessions::session::Record = rmp_serde::from_slice(&data)?;
+        let user = record
+            .data
+            .get(app::auth::SESSION_USER_KEY)
+            .map(|v| serde_json::from_value::<app::auth::SessionUser>(v.clone()))
+            .transpose()?;
+        Ok(user.and_then(|u| u.resident_id).map(|r| (Owner::Resident(r), Some(Sha256::digest(&data).to_vec()))))
+    }
+
+    async fn fingerprint(&self, owner: Owner, session: Option<&str>) -> Result<Fingerprint, sqlx::Error> {
+        let resident = match owner {
+            Owner::Public => None,
+            Owner::Resident(r) => Some(r),
+        };
+        // Unchecked for the same reason as in `owner`: the session table is the store's.
+        sqlx::query_as(
+            r#"
+            select (select sha256(s.data) from tower_sessions.session s
+                    where $1::text is not null and s.id = $1 and s.expiry_date > now()) as session,
+                   (select version from city_version) as city,
+                   (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null) as checkpoint,
+                   r.data_version, r.updated_at as resident_at, a.updated_at as account_at,
+                   (select md5(coalesce(string_agg(g::text || coalesce(v::text, ''), '|' order by g.data_grant_id), ''))
+                    from data_grant g left join grant_revocation v on v.data_grant_id = g.data_grant_id
+                    where g.resident_id = r.resident_id) as grants,
+                   (select min(t) from data_grant g, unnest(array [g.valid_from, g.valid_until]) t
+                    where g.resident_id = r.resident_id and t > now()) as next_grant_change
+            from (select 1) as one
+                     left join resident r on r.resident_id = $2
+                     left join account a on a.account_id = r.account_id
+            "#,
+        )
+        .bind(session)
+        .bind(resident)
+        .fetch_one(&self.db)
+        .await
+    }
+
+    /// Keeps `response` if it is a plain page, and returns it (rebuilt from the bytes read).
+    async fn keep(&self, key: Key, owner: Owner, fingerprint: Fingerprint, response: Response) -> Response {
+        let nonce = response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|csp| csp.split("'nonce-").nth(1))
+            .and_then(|rest| rest.split('\'').next())
+            .filter(|n| n.len() >= 16)
+            .map(str::to_owned);
+        let plain = response.status() == StatusCode::OK
+            && !response.headers().contains_key(header::SET_COOKIE)
+            && response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+        let Some(nonce) = nonce.filter(|_| plain) else { return response };
+        let (parts, body) = response.into_parts();
+        let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "the page could not be read whole");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+        if bytes.len() <= MAX_PAGE_BYTES {
+            let valid_until = self.valid_until(&fingerprint).await;
+            let csp = parts.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default();
+            let mut headers = parts.headers.clone();
+            headers.remove(header::CONTENT_LENGTH);
+            let entry = Entry {
+                owner,
+                valid_until,
+                headers,
+                csp: csp.split(nonce.as_str()).map(str::to_owned).collect(),
+                body: split(&bytes, nonce.as_bytes()),
+                size: bytes.len() + csp.len() + 256,
+                fingerprint,
+            };
+            self.insert(key, entry);
+        }
+        Response::from_parts(parts, Body::from(bytes))
+    }
+
+    /// When time alone changes what the page shows.
+    async fn valid_until(&self, fingerprint: &Fingerprint) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        let notices = match self.city.next_notice_change(fingerprint.city, now).await {
+            Ok(t) => t,
+            // Cannot tell: do not keep.
+            Err(_) => Some(now),
+        };
+        [
+            Some(next_midnight(now, UtcOffset::UTC)),
+            Some(next_midnight(now, crate::city::city_offset())),
+            Some(crate::city::next_month(now)),
+            notices,
+            fingerprint.next_grant_change,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now)
+    }
+
+    fn insert(&self, key: Key, entry: Entry) {
+        if entry.size > self.budget {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("page cache");
+        entries.bytes += entry.size;
+        if let Some(old) = entries.map.insert(key, Arc::new(entry)) {
+            entries.bytes -= old.size;
+        }
+        while entries.bytes > self.budget {
+            let Some((_, old)) = entries.map.pop_front() else { break };
+            entries.bytes -= old.size;
+        }
+    }
+
+    /// Drops every page, so the next view of each renders afresh.
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock().expect("page cache");
+        entries.map.clear();
+        entries.bytes = 0;
+    }
+}
+
+impl Entry {
+    fn respond(&self) -> Response {
+        let nonce = leptos::nonce::Nonce::new().to_string();
+        let mut body = Vec::with_capacity(self.size);
+        for (i, piece) in self.body.iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(nonce.as_bytes());
+            }
+            body.extend_from_slice(piece);
+        }
+        let mut response = Response::new(Body::from(body));
+        *response.headers_mut() = self.headers.clone();
+        if let Ok(csp) = HeaderValue::from_str(&self.csp.join(&nonce)) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        response
+    }
+}
+
+/// `bytes` cut at every occurrence of `separator` (which is not kept).
+fn split(bytes: &Bytes, separator: &[u8]) -> Vec<Bytes> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + separator.len() <= bytes.len() {
+        if &bytes[i..i + separator.len()] == separator {
+            pieces.push(bytes.slice(start..i));
+            i += separator.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    pieces.push(bytes.slice(start..));
+    pieces
+}
+
+fn next_midnight(now: OffsetDateTime, offset: UtcOffset) -> OffsetDateTime {
+    let local = now.to_offset(offset);
+    (local.replace_time(Time::MIDNIGHT) + Duration::days(1)).to_offset(UtcOffset::UTC)
+}
+
+/// The value of the session cookie; `Err` when a request carries several (which one the
+/// session layer would pick is not this module's to guess, so such a request is not cached).
+fn session_cookie(headers: &HeaderMap) -> Result<Option<String>, ()> {
+    let mut found = None;
+    for pair in headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')) {
+        if let Some((name, value)) = pair.trim().split_once('=')
+            && name == SESSION_COOKIE
+        {
+            if found.is_some() {
+                return Err(());
+            }
+            found = Some(value.to_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// The middleware: serves `GET /` from the cache when it can, and keeps what it renders.
+pub async fn layer(State(cache): State<Arc<PageCache>>, request: Request, next: Next) -> Response {
+    if cache.budget == 0
+        || request.method() != Method::GET
+        || request.uri().path() != "/"
+        || request.uri().query().is_some()
+    {
+        return next.run(request).await;
+    }
+    let Ok(session) = session_cookie(request.headers()) else { return next.run(request).await };
+    let key = Key { session, locale: app::i18n::from_request(request.headers()) };
+    match cache.reuse(&key).await {
+        Ok(Some(response)) => return response,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "page cache: freshness check failed; rendering");
+            return next.run(request).await;
+        }
+    }
+    // Read whose page it is and everything it depends on before rendering: a change that
+    // commits during the rendering then shows as a difference at the next view.
+    let owner = match cache.owner(key.session.as_deref()).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return next.run(request).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "page cache: session unreadable; rendering");
+            return next.run(request).await;
+        }
+    };
+    let (owner, digest) = owner;
+    let fingerprint = match cache.fingerprint(owner, key.session.as_deref()).await {
+        // The session read above, unchanged since: the page rendered next is this owner's.
+        Ok(f) if f.session == digest => f,
+        _ => return next.run(request).await,
+    };
+    let response = next.run(request).await;
+    cache.keep(key, owner, fingerprint, response).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_cut_at_every_nonce_and_joins_back_whole() {
+        let page =
+            Bytes::from_static(b"<script nonce=\"N0NCE\">a</script><p>N0NC</p><script nonce=\"N0NCE\"></script>");
+        let pieces = split(&page, b"N0NCE");
+        assert_eq!(pieces.len(), 3);
+        let joined: Vec<u8> = pieces.join(&b"N0NCE"[..]);
+        assert_eq!(joined, page.to_vec());
+        assert_eq!(split(&Bytes::from_static(b"no nonce"), b"N0NCE").len(), 1);
+    }
+
+    #[test]
+    fn two_session_cookies_are_not_guessed_between() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("lang=en; onecity_session=abc"));
+        assert_eq!(session_cookie(&headers), Ok(Some("abc".into())));
+        headers.append(header::COOKIE, HeaderValue::from_static("onecity_session=def"));
+        assert_eq!(session_cookie(&headers), Err(()));
+        assert_eq!(session_cookie(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn midnight_is_the_next_one_in_the_given_zone() {
+        let now = time::macros::datetime!(2026-11-25 17:30 UTC);
+        assert_eq!(next_midnight(now, UtcOffset::UTC), time::macros::datetime!(2026-11-26 0:00 UTC));
+        let eight = UtcOffset::from_hms(8, 0, 0).unwrap();
+        // 01:30 on the 26th in UTC+8: the next midnight there is 16:00 UTC on the 26th.
+        assert_eq!(next_midnight(now, eight), time::macros::datetime!(2026-11-26 16:00 UTC));
+    }
+}
