@@ -99,8 +99,10 @@ pub struct CardView {
 /// The gate's verdict on the permission before the card is filled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardCheck {
-    /// Verified against the quorum checkpoint of this size.
-    Verified { checkpoint_size: i64 },
+    /// Verified against the newest quorum checkpoint. (Which one is not part of the page: the
+    /// same verdict at a newer checkpoint leaves the page unchanged, so a kept rendering can be
+    /// reused after the checks are run again; see the server's `page_cache`.)
+    Verified,
     /// Not yet in a cosigned checkpoint.
     Pending,
     /// The row does not match the ledger (an alarm was raised).
@@ -205,8 +207,14 @@ pub async fn public_city() -> Result<PublicCityView, AppError> {
 /// the map of their district.
 #[server(endpoint = "me/city")]
 pub async fn my_city() -> Result<MyCityView, AppError> {
+    // Read before the first await, while the request's context is certainly current.
+    let record = ssr::rendered_checks();
     let r = crate::resident::ssr::resident().await?;
-    ssr::city()?.my_city(r).await
+    let city = ssr::city()?.my_city(r).await?;
+    if let Some(record) = record {
+        record.set(&city);
+    }
+    Ok(city)
 }
 
 /// The ledger's public state.
@@ -221,7 +229,7 @@ pub mod ssr {
 
     use uuid::Uuid;
 
-    use super::{AppError, MyCityView, PublicCityView, TransparencyView};
+    use super::{AppError, CardCheck, MyCityView, PublicCityView, TransparencyView};
 
     /// Implemented by the server crate, provided as `Arc<dyn City>` in context.
     #[async_trait::async_trait]
@@ -235,5 +243,33 @@ pub mod ssr {
     /// [`AppError::Internal`] when the server did not provide it.
     pub fn city() -> Result<Arc<dyn City>, AppError> {
         crate::error::ssr::provided()
+    }
+
+    /// The verdict on each card of a page, by permission, in the page's order.
+    pub type Checks = Vec<(Uuid, CardCheck)>;
+
+    /// Where a page being rendered for the server's page cache records its cards' verdicts:
+    /// put into the request's extensions by the cache, filled by [`super::my_city`].
+    #[derive(Clone, Debug, Default)]
+    pub struct RenderedChecks(Arc<std::sync::Mutex<Option<Checks>>>);
+
+    impl RenderedChecks {
+        pub fn set(&self, city: &MyCityView) {
+            let checks = city.cards.iter().map(|c| (c.grant.grant_id, c.check.clone())).collect();
+            *self.0.lock().expect("rendered checks") = Some(checks);
+        }
+
+        /// The verdicts of the page rendered, if it showed My City.
+        #[must_use]
+        pub fn get(&self) -> Option<Checks> {
+            self.0.lock().expect("rendered checks").clone()
+        }
+    }
+
+    /// The current request's [`RenderedChecks`], when the server's page cache asked for them.
+    #[must_use]
+    pub fn rendered_checks() -> Option<RenderedChecks> {
+        use leptos::prelude::use_context;
+        use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<RenderedChecks>().cloned())
     }
 }

@@ -396,15 +396,8 @@ impl CityService {
             range: Range::default(),
         };
         match self.gate.check(conn, &reader, &req).await {
-            Ok(checked) => Ok(Some(CardCheck::Verified { checkpoint_size: checked.checkpoint_size() })),
-            Err(GateError::Denied { reason: DenyReason::FrequencyExceeded, .. }) => {
-                let size = sqlx::query_scalar!(
-                    r#"select coalesce(max(tree_size), 0) as "n!" from ledger_checkpoint where quorum_at is not null"#
-                )
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(internal)?;
-                Ok(Some(CardCheck::Verified { checkpoint_size: size }))
+            Ok(_) | Err(GateError::Denied { reason: DenyReason::FrequencyExceeded, .. }) => {
+                Ok(Some(CardCheck::Verified))
             }
             Err(GateError::Denied { reason: DenyReason::Pending, .. }) => Ok(Some(CardCheck::Pending)),
             Err(GateError::Denied { reason: DenyReason::Integrity, .. }) => Ok(Some(CardCheck::Integrity)),
@@ -413,6 +406,35 @@ impl CityService {
             Err(GateError::Denied { .. }) => Ok(None),
             Err(e) => Err(internal(e)),
         }
+    }
+
+    /// The cards My City shows for `grants` (the resident's, as listed): each live permission
+    /// with the gate's verdict on it, in order.
+    async fn checks<'g>(
+        &self,
+        conn: &mut PgConnection,
+        resident: Uuid,
+        grants: &'g [GrantView],
+    ) -> Result<Vec<(&'g GrantView, CardCheck)>, AppError> {
+        let mut checks = Vec::new();
+        for g in grants.iter().filter(|g| g.state == "active" || g.state == "pending") {
+            if let Some(check) = self.check(conn, resident, g).await? {
+                checks.push((g, check));
+            }
+        }
+        Ok(checks)
+    }
+
+    /// The verdicts My City would show the resident now, without the cards' data: what the
+    /// page cache compares, at a newer checkpoint, with those of a page it keeps.
+    ///
+    /// # Errors
+    /// When the database cannot be read or the gate fails (not when it denies).
+    pub async fn card_checks(&self, resident: Uuid) -> Result<Vec<(Uuid, CardCheck)>, AppError> {
+        let grants = self.residents.grants(resident).await?;
+        let mut conn = self.db.acquire().await.map_err(internal)?;
+        let checks = self.checks(&mut conn, resident, &grants).await?;
+        Ok(checks.into_iter().map(|(g, check)| (g.grant_id, check)).collect())
     }
 
     /// The card's contents: the resident's own data under the permission's scopes.
@@ -535,10 +557,9 @@ impl City for CityService {
 
         let mut cards = Vec::new();
         let mut conn = self.db.acquire().await.map_err(internal)?;
-        for g in grants.iter().filter(|g| g.state == "active" || g.state == "pending") {
-            let Some(check) = self.check(&mut conn, resident, g).await? else { continue };
+        for (g, check) in self.checks(&mut conn, resident, &grants).await? {
             let parts = match check {
-                CardCheck::Verified { .. } => self.parts(&mut conn, resident, &g.scopes, home_facilities).await?,
+                CardCheck::Verified => self.parts(&mut conn, resident, &g.scopes, home_facilities).await?,
                 _ => Vec::new(),
             };
             let (agency_name_en, agency_name_zh) = city

@@ -49,11 +49,14 @@ pub struct AppState {
     pub pseudonyms: Arc<pseudonym::PseudonymKey>,
     pub gate: Arc<gate::Gate>,
     pub api: Arc<api::ApiGuard>,
+    pub city: Arc<city::CityService>,
+    pub page_cache: Arc<page_cache::PageCache>,
 }
 
 impl AppState {
     /// Everything derived from the configuration around a migrated pool and a discovered
-    /// provider: the ledger's keys and witnesses, the pseudonym key, the gate, the API guard.
+    /// provider: the ledger's keys and witnesses, the pseudonym key, the gate, the API guard,
+    /// the city's service and the home-page cache.
     ///
     /// # Errors
     /// An unreadable key file, a malformed `--witness`, an impossible quorum.
@@ -62,7 +65,30 @@ impl AppState {
         let pseudonyms = Arc::new(pseudonym::PseudonymKey::load_or_create(&config.pseudonym_key_file)?);
         let gate = Arc::new(gate::Gate::new(&db, ledger.clone(), pseudonyms.clone()));
         let api = api::guard(&oidc, &config);
-        Ok(Self { db, oidc: Arc::new(oidc), config: Arc::new(config), ledger, leptos_options, pseudonyms, gate, api })
+        let city = Arc::new(city::CityService::new(
+            db.clone(),
+            pseudonyms.clone(),
+            gate.clone(),
+            ledger.clone(),
+            config.ledger.anchor_explorer_url.clone(),
+        ));
+        let page_cache = Arc::new(page_cache::PageCache::new(
+            db.clone(),
+            city.clone(),
+            usize::try_from(config.page_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        ));
+        Ok(Self {
+            db,
+            oidc: Arc::new(oidc),
+            config: Arc::new(config),
+            ledger,
+            leptos_options,
+            pseudonyms,
+            gate,
+            api,
+            city,
+            page_cache,
+        })
     }
 }
 

@@ -14,7 +14,10 @@
 //!   re-read on every view, as the gate re-reads them on every query, so a row edited behind
 //!   the server's back makes the page render again and the gate raise its alarm;
 //! * the newest cosigned checkpoint: a card's verification is reused only within one
-//!   checkpoint, as DESIGN allows for the gate's verification results;
+//!   checkpoint, as DESIGN allows for the gate's verification results. When a newer one is
+//!   cosigned (with agencies reading, that is every few seconds), the cards' checks run again
+//!   against it (the gate's steps 1–4, without reading the cards' data or rendering) and the
+//!   page is reused only if every verdict is the same as on the page;
 //! * the city's version (districts, facilities, notices, scopes, services; migration 0011).
 //!
 //! What changes with time alone bounds an entry's life: the next start or end of one of the
@@ -28,8 +31,10 @@
 //! tables), not a time-to-live a caching crate could apply; the LRU order and byte budget sit
 //! on `hashlink`'s linked hash map.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use app::city::ssr::{Checks, RenderedChecks};
 use app::i18n::Locale;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -53,6 +58,23 @@ pub struct PageCache {
     city: Arc<CityService>,
     budget: usize,
     entries: Mutex<Entries>,
+    reused: AtomicU64,
+    rechecked: AtomicU64,
+    rendered: AtomicU64,
+}
+
+/// How the cache has served so far, for operators and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Views served from a kept page, everything unchanged.
+    pub reused: u64,
+    /// Of those, views for which the cards' checks ran again at a newer checkpoint.
+    pub rechecked: u64,
+    /// Views rendered (and kept when they could be).
+    pub rendered: u64,
+    /// Pages kept now, and their bytes.
+    pub pages: usize,
+    pub bytes: usize,
 }
 
 #[derive(Default)]
@@ -60,6 +82,24 @@ struct Entries {
     /// Least recently used first.
     map: LinkedHashMap<Key, Arc<Entry>>,
     bytes: usize,
+}
+
+impl Entries {
+    /// Keeps `entry` as the most recently used, then drops the least recently used ones until
+    /// all fit in `budget` bytes. An entry larger than the budget is not kept.
+    fn insert(&mut self, key: Key, entry: Entry, budget: usize) {
+        if entry.size > budget {
+            return;
+        }
+        self.bytes += entry.size;
+        if let Some(old) = self.map.insert(key, Arc::new(entry)) {
+            self.bytes -= old.size;
+        }
+        while self.bytes > budget {
+            let Some((_, old)) = self.map.pop_front() else { break };
+            self.bytes -= old.size;
+        }
+    }
 }
 
 /// One rendering per session (or none, for the public city) and language.
@@ -76,18 +116,26 @@ enum Owner {
     Resident(Uuid),
 }
 
-/// Everything the page depends on, as one query reads it.
+/// What one query reads: the fingerprint, and the newest cosigned checkpoint.
+#[derive(sqlx::FromRow)]
+struct Freshness {
+    #[sqlx(flatten)]
+    fingerprint: Fingerprint,
+    checkpoint: i64,
+}
+
+/// Everything the page depends on but the checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 struct Fingerprint {
     /// SHA-256 of the session row's data while it is live; `None` for the public page.
     session: Option<Vec<u8>>,
     city: i64,
-    checkpoint: i64,
     data_version: Option<i64>,
     resident_at: Option<OffsetDateTime>,
     account_at: Option<OffsetDateTime>,
-    /// MD5 of every grant row and revocation of the resident, in id order.
-    grants: Option<String>,
+    /// SHA-256 over every grant row of the resident with its revocation and the leaf indexes
+    /// of their ledger entries, in id order.
+    grants: Option<Vec<u8>>,
     /// The next start or end of one of the resident's grants.
     next_grant_change: Option<OffsetDateTime>,
 }
@@ -95,6 +143,10 @@ struct Fingerprint {
 struct Entry {
     owner: Owner,
     fingerprint: Fingerprint,
+    /// The newest cosigned checkpoint its cards' verdicts are known to hold at.
+    checkpoint: AtomicI64,
+    /// The cards' verdicts as the page shows them (`None`: the page showed no My City).
+    checks: Option<Checks>,
     valid_until: OffsetDateTime,
     headers: HeaderMap,
     /// The Content-Security-Policy and the body, cut where the nonce was.
@@ -107,11 +159,31 @@ impl PageCache {
     /// `budget_bytes` of 0 turns the cache off.
     #[must_use]
     pub fn new(db: PgPool, city: Arc<CityService>, budget_bytes: usize) -> Self {
-        Self { db, city, budget: budget_bytes, entries: Mutex::new(Entries::default()) }
+        Self {
+            db,
+            city,
+            budget: budget_bytes,
+            entries: Mutex::new(Entries::default()),
+            reused: AtomicU64::new(0),
+            rechecked: AtomicU64::new(0),
+            rendered: AtomicU64::new(0),
+        }
+    }
+
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let entries = self.entries.lock().expect("page cache");
+        Stats {
+            reused: self.reused.load(Ordering::Relaxed),
+            rechecked: self.rechecked.load(Ordering::Relaxed),
+            rendered: self.rendered.load(Ordering::Relaxed),
+            pages: entries.map.len(),
+            bytes: entries.bytes,
+        }
     }
 
     /// The stored page for `key` if everything it shows is unchanged, with a fresh nonce.
-    async fn reuse(&self, key: &Key) -> Result<Option<Response>, sqlx::Error> {
+    async fn reuse(&self, key: &Key) -> anyhow::Result<Option<Response>> {
         let entry = {
             let mut entries = self.entries.lock().expect("page cache");
             let Some(entry) = entries.map.to_back(key).cloned() else { return Ok(None) };
@@ -120,10 +192,21 @@ impl PageCache {
         if OffsetDateTime::now_utc() >= entry.valid_until {
             return Ok(None);
         }
-        let now = self.fingerprint(entry.owner, key.session.as_deref()).await?;
-        if now != entry.fingerprint {
+        let now = self.freshness(entry.owner, key.session.as_deref()).await?;
+        if now.fingerprint != entry.fingerprint {
             return Ok(None);
         }
+        if let Owner::Resident(resident) = entry.owner
+            && now.checkpoint != entry.checkpoint.load(Ordering::Acquire)
+        {
+            let Some(shown) = &entry.checks else { return Ok(None) };
+            if self.city.card_checks(resident).await? != *shown {
+                return Ok(None);
+            }
+            entry.checkpoint.fetch_max(now.checkpoint, Ordering::AcqRel);
+            self.rechecked.fetch_add(1, Ordering::Relaxed);
+        }
+        self.reused.fetch_add(1, Ordering::Relaxed);
         Ok(Some(entry.respond()))
     }
 
@@ -148,7 +231,7 @@ impl PageCache {
         Ok(user.and_then(|u| u.resident_id).map(|r| (Owner::Resident(r), Some(Sha256::digest(&data).to_vec()))))
     }
 
-    async fn fingerprint(&self, owner: Owner, session: Option<&str>) -> Result<Fingerprint, sqlx::Error> {
+    async fn freshness(&self, owner: Owner, session: Option<&str>) -> Result<Freshness, sqlx::Error> {
         let resident = match owner {
             Owner::Public => None,
             Owner::Resident(r) => Some(r),
@@ -161,8 +244,14 @@ impl PageCache {
                    (select version from city_version) as city,
                    (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null) as checkpoint,
                    r.data_version, r.updated_at as resident_at, a.updated_at as account_at,
-                   (select md5(coalesce(string_agg(g::text || coalesce(v::text, ''), '|' order by g.data_grant_id), ''))
-                    from data_grant g left join grant_revocation v on v.data_grant_id = g.data_grant_id
+                   (select sha256(convert_to(coalesce(string_agg(
+                                concat_ws(',', g::text, coalesce(v::text, '-'), coalesce(gi.leaf_index::text, '-'),
+                                          coalesce(vi.leaf_index::text, '-')),
+                                '|' order by g.data_grant_id), ''), 'UTF8'))
+                    from data_grant g
+                             join ledger_entry gi on gi.ledger_entry_id = g.issued_entry_id
+                             left join grant_revocation v on v.data_grant_id = g.data_grant_id
+                             left join ledger_entry vi on vi.ledger_entry_id = v.ledger_entry_id
                     where g.resident_id = r.resident_id) as grants,
                    (select min(t) from data_grant g, unnest(array [g.valid_from, g.valid_until]) t
                     where g.resident_id = r.resident_id and t > now()) as next_grant_change
@@ -178,7 +267,14 @@ impl PageCache {
     }
 
     /// Keeps `response` if it is a plain page, and returns it (rebuilt from the bytes read).
-    async fn keep(&self, key: Key, owner: Owner, fingerprint: Fingerprint, response: Response) -> Response {
+    async fn keep(
+        &self,
+        key: Key,
+        owner: Owner,
+        freshness: Freshness,
+        checks: RenderedChecks,
+        response: Response,
+    ) -> Response {
         let nonce = response
             .headers()
             .get(header::CONTENT_SECURITY_POLICY)
@@ -204,6 +300,7 @@ impl PageCache {
             }
         };
         if bytes.len() <= MAX_PAGE_BYTES {
+            let Freshness { fingerprint, checkpoint } = freshness;
             let valid_until = self.valid_until(&fingerprint).await;
             let csp = parts.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default();
             let mut headers = parts.headers.clone();
@@ -216,6 +313,9 @@ impl PageCache {
                 body: split(&bytes, nonce.as_bytes()),
                 size: bytes.len() + csp.len() + 256,
                 fingerprint,
+                checkpoint: AtomicI64::new(checkpoint),
+                // Read once the whole page is: the resources resolve while the body streams.
+                checks: checks.get(),
             };
             self.insert(key, entry);
         }
@@ -244,25 +344,7 @@ impl PageCache {
     }
 
     fn insert(&self, key: Key, entry: Entry) {
-        if entry.size > self.budget {
-            return;
-        }
-        let mut entries = self.entries.lock().expect("page cache");
-        entries.bytes += entry.size;
-        if let Some(old) = entries.map.insert(key, Arc::new(entry)) {
-            entries.bytes -= old.size;
-        }
-        while entries.bytes > self.budget {
-            let Some((_, old)) = entries.map.pop_front() else { break };
-            entries.bytes -= old.size;
-        }
-    }
-
-    /// Drops every page, so the next view of each renders afresh.
-    pub fn clear(&self) {
-        let mut entries = self.entries.lock().expect("page cache");
-        entries.map.clear();
-        entries.bytes = 0;
+        self.entries.lock().expect("page cache").insert(key, entry, self.budget);
     }
 }
 
@@ -355,13 +437,17 @@ pub async fn layer(State(cache): State<Arc<PageCache>>, request: Request, next: 
         }
     };
     let (owner, digest) = owner;
-    let fingerprint = match cache.fingerprint(owner, key.session.as_deref()).await {
+    let freshness = match cache.freshness(owner, key.session.as_deref()).await {
         // The session read above, unchanged since: the page rendered next is this owner's.
-        Ok(f) if f.session == digest => f,
+        Ok(f) if f.fingerprint.session == digest => f,
         _ => return next.run(request).await,
     };
+    cache.rendered.fetch_add(1, Ordering::Relaxed);
+    let checks = RenderedChecks::default();
+    let mut request = request;
+    request.extensions_mut().insert(checks.clone());
     let response = next.run(request).await;
-    cache.keep(key, owner, fingerprint, response).await
+    cache.keep(key, owner, freshness, checks, response).await
 }
 
 #[cfg(test)]
@@ -387,6 +473,47 @@ mod tests {
         headers.append(header::COOKIE, HeaderValue::from_static("onecity_session=def"));
         assert_eq!(session_cookie(&headers), Err(()));
         assert_eq!(session_cookie(&HeaderMap::new()), Ok(None));
+    }
+
+    fn page(size: usize) -> Entry {
+        Entry {
+            owner: Owner::Public,
+            fingerprint: Fingerprint {
+                session: None,
+                city: 1,
+                data_version: None,
+                resident_at: None,
+                account_at: None,
+                grants: None,
+                next_grant_change: None,
+            },
+            checkpoint: AtomicI64::new(0),
+            checks: None,
+            valid_until: OffsetDateTime::now_utc(),
+            headers: HeaderMap::new(),
+            csp: Vec::new(),
+            body: Vec::new(),
+            size,
+        }
+    }
+
+    #[test]
+    fn the_least_recently_used_pages_go_first_when_the_budget_is_full() {
+        let key = |s: &str| Key { session: Some(s.to_owned()), locale: Locale::En };
+        let mut entries = Entries::default();
+        entries.insert(key("a"), page(40), 100);
+        entries.insert(key("b"), page(40), 100);
+        entries.map.to_back(&key("a"));
+        entries.insert(key("c"), page(40), 100);
+        assert!(entries.map.contains_key(&key("a")) && entries.map.contains_key(&key("c")));
+        assert!(!entries.map.contains_key(&key("b")), "b was used least recently");
+        assert_eq!(entries.bytes, 80);
+        // Replacing a page counts its new size only; one over the budget is not kept.
+        entries.insert(key("a"), page(10), 100);
+        assert_eq!(entries.bytes, 50);
+        entries.insert(key("d"), page(101), 100);
+        assert!(!entries.map.contains_key(&key("d")));
+        assert_eq!((entries.map.len(), entries.bytes), (2, 50));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::auth::{self, Oidc};
 use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::{LedgerSettings, WitnessEndpoint};
-use crate::page_cache::{self, PageCache};
+use crate::page_cache;
 use crate::{AppState, connect_and_migrate};
 
 /// Name of the session cookie. Distinct from the identity provider's cookie names: cookies
@@ -93,18 +93,6 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
 
     let routes = generate_route_list(App);
-    let city = Arc::new(crate::city::CityService::new(
-        state.db.clone(),
-        state.pseudonyms.clone(),
-        state.gate.clone(),
-        state.ledger.clone(),
-        state.config.ledger.anchor_explorer_url.clone(),
-    ));
-    let page_cache = Arc::new(PageCache::new(
-        state.db.clone(),
-        city.clone(),
-        usize::try_from(state.config.page_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
-    ));
     let context = {
         let db = state.db.clone();
         let csp = CspTemplate(page_csp(&state));
@@ -112,7 +100,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
             Arc::new(crate::resident::ResidentService::new(state.db.clone(), state.pseudonyms.clone()));
         let agencies: Arc<dyn app::agency::ssr::Agencies> =
             Arc::new(crate::agency::AgencyConsole::new(state.db.clone(), state.gate.clone()));
-        let city: Arc<dyn app::city::ssr::City> = city;
+        let city: Arc<dyn app::city::ssr::City> = state.city.clone();
         move || {
             provide_context(db.clone());
             provide_context(residents.clone());
@@ -141,7 +129,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
         .layer(sessions)
         // Outside the session layer: a page served again needs no session load of its own.
-        .layer(middleware::from_fn_with_state(page_cache, page_cache::layer))
+        .layer(middleware::from_fn_with_state(state.page_cache.clone(), page_cache::layer))
         .with_state(state.clone())
         // The agency API authenticates every request by bearer token: no sessions, no cookies.
         .merge(crate::api::router().with_state(state));

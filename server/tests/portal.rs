@@ -296,10 +296,31 @@ async fn a_reloaded_home_page_is_the_same_until_something_it_shows_changes(_p: P
     let (first_nonce, first) = home(&li, &city, "en").await;
     assert!(first.contains(r#"data-check="verified""#) && !first.contains(r#"data-check="pending""#));
 
-    // The same page again, with a nonce of its own in the policy and in every script.
+    // The same page again, served from memory, with a nonce of its own in the policy and in
+    // every script.
+    let cache = city.portal.state.page_cache.clone();
+    let stats = || cache.stats();
+    let before = stats();
     let (nonce, again) = home(&li, &city, "en").await;
+    assert_eq!(stats().reused, before.reused + 1, "{:?}", stats());
     assert_ne!(nonce, first_nonce);
     assert!(again.contains(&format!(r#"nonce="{nonce}""#)) && !again.contains(&first_nonce));
+    assert_eq!(again.replace(&nonce, "N"), first.replace(&first_nonce, "N"));
+
+    // A newer checkpoint (someone else's permission cosigned): the cards are checked again at
+    // it, the verdicts are the same, and the page is reused.
+    let maria_id: uuid::Uuid = sqlx::query_scalar(
+        "select resident_id from resident join account using (account_id) where subject = 'resident2'",
+    )
+    .fetch_one(&city.db)
+    .await
+    .unwrap();
+    let fare = city.service("fare-capping").await;
+    city.grant(maria_id, fare, &["transit.trips"], 30).await;
+    city.settle().await;
+    let before = stats();
+    let (nonce, again) = home(&li, &city, "en").await;
+    assert_eq!((stats().reused, stats().rechecked), (before.reused + 1, before.rechecked + 1), "{:?}", stats());
     assert_eq!(again.replace(&nonce, "N"), first.replace(&first_nonce, "N"));
     // Another language, another session, no session: other pages.
     let other = if first.contains(r#"<html lang="en""#) { "zh-CN" } else { "en" };
@@ -319,8 +340,10 @@ async fn a_reloaded_home_page_is_the_same_until_something_it_shows_changes(_p: P
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    let before = stats();
     let (_, page) = home(&li, &city, "en").await;
     assert!(page.contains("Lantern Quay"), "the new trip");
+    assert_eq!(stats().rendered, before.rendered + 1, "{:?}", stats());
 
     // The account renamed (as the next sign-in would do): in the next view.
     sqlx::query("update account set display_name = 'Li Wei-Chen' where subject = 'resident1'")

@@ -139,7 +139,7 @@ fn ServiceCard(card: CardView, scopes: Vec<ScopeView>) -> impl IntoView {
     let heading_id = format!("card-{}", g.grant_id);
     let labelledby = heading_id.clone();
     let status = match card.check {
-        CardCheck::Verified { .. } => view! {
+        CardCheck::Verified => view! {
             <p class="verified-line" data-check="verified">
                 <span aria-hidden="true">"✓ "</span>
                 {t.card_verified}
