@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -226,7 +227,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         background.push(tokio::spawn(crate::ledger::anchor::run(state.db.clone(), settings)));
     }
     let router = app(state, store);
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    // Pages stream in several writes; with Nagle's algorithm on, each write after the first
+    // waits for the browser's delayed ACK (40 ms on Linux). Measured: a page rendered afresh
+    // took 44 ms at p50 under light load, 4 ms of it work.
+    let listener = tokio::net::TcpListener::bind(listen).await?.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
     tracing::info!(%listen, "onecity portal listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     for task in background {
