@@ -51,6 +51,10 @@ for _ in $(seq 900); do
   sleep 1
 done
 [ "$queued" = 0 ] && [ "$cosigned" = "$size" ] || die "the ledger did not settle: $state"
+# A bulk load leaves every row unvacuumed and the statistics stale: settle both, as an
+# operator would after loading, so that autovacuum does not run inside a measurement.
+log "vacuum (analyze) after the load"
+"${PSQL[@]}" -c "vacuum (analyze)"
 
 log "signing resident1 in through the provider"
 jar="$WORK/cookies.txt"

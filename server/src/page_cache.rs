@@ -31,7 +31,7 @@
 //! tables), not a time-to-live a caching crate could apply; the LRU order and byte budget sit
 //! on `hashlink`'s linked hash map.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::city::ssr::{Checks, RenderedChecks};
@@ -68,7 +68,8 @@ pub struct PageCache {
 pub struct Stats {
     /// Views served from a kept page, everything unchanged.
     pub reused: u64,
-    /// Of those, views for which the cards' checks ran again at a newer checkpoint.
+    /// Checks of a kept page's cards run again at a newer checkpoint (one per page and
+    /// checkpoint, however many views were waiting for it).
     pub rechecked: u64,
     /// Views rendered (and kept when they could be).
     pub rendered: u64,
@@ -147,6 +148,11 @@ struct Entry {
     checkpoint: AtomicI64,
     /// The cards' verdicts as the page shows them (`None`: the page showed no My City).
     checks: Option<Checks>,
+    /// Held while the cards are checked again: the views that arrive meanwhile (with 64
+    /// connections, dozens) wait for that one check instead of each running their own.
+    recheck: tokio::sync::Mutex<()>,
+    /// A check at a newer checkpoint gave other verdicts: never reuse.
+    stale: AtomicBool,
     valid_until: OffsetDateTime,
     headers: HeaderMap,
     /// The Content-Security-Policy and the body, cut where the nonce was.
@@ -197,14 +203,21 @@ impl PageCache {
             return Ok(None);
         }
         if let Owner::Resident(resident) = entry.owner
-            && now.checkpoint != entry.checkpoint.load(Ordering::Acquire)
+            && now.checkpoint > entry.checkpoint.load(Ordering::Acquire)
         {
             let Some(shown) = &entry.checks else { return Ok(None) };
-            if self.city.card_checks(resident).await? != *shown {
-                return Ok(None);
+            let _one_at_a_time = entry.recheck.lock().await;
+            if now.checkpoint > entry.checkpoint.load(Ordering::Acquire) && !entry.stale.load(Ordering::Acquire) {
+                if self.city.card_checks(resident).await? != *shown {
+                    entry.stale.store(true, Ordering::Release);
+                    return Ok(None);
+                }
+                entry.checkpoint.fetch_max(now.checkpoint, Ordering::AcqRel);
+                self.rechecked.fetch_add(1, Ordering::Relaxed);
             }
-            entry.checkpoint.fetch_max(now.checkpoint, Ordering::AcqRel);
-            self.rechecked.fetch_add(1, Ordering::Relaxed);
+        }
+        if entry.stale.load(Ordering::Acquire) {
+            return Ok(None);
         }
         self.reused.fetch_add(1, Ordering::Relaxed);
         Ok(Some(entry.respond()))
@@ -316,6 +329,8 @@ impl PageCache {
                 checkpoint: AtomicI64::new(checkpoint),
                 // Read once the whole page is: the resources resolve while the body streams.
                 checks: checks.get(),
+                recheck: tokio::sync::Mutex::new(()),
+                stale: AtomicBool::new(false),
             };
             self.insert(key, entry);
         }
@@ -407,6 +422,26 @@ fn session_cookie(headers: &HeaderMap) -> Result<Option<String>, ()> {
     Ok(found)
 }
 
+/// Logs the cache's figures every `interval` while they change, for operators.
+pub async fn report(cache: Arc<PageCache>, interval: std::time::Duration) {
+    let mut last = Stats::default();
+    loop {
+        tokio::time::sleep(interval).await;
+        let now = cache.stats();
+        if now != last {
+            tracing::info!(
+                reused = now.reused - last.reused,
+                rechecked = now.rechecked - last.rechecked,
+                rendered = now.rendered - last.rendered,
+                pages = now.pages,
+                bytes = now.bytes,
+                "home pages since the last report"
+            );
+            last = now;
+        }
+    }
+}
+
 /// The middleware: serves `GET /` from the cache when it can, and keeps what it renders.
 pub async fn layer(State(cache): State<Arc<PageCache>>, request: Request, next: Next) -> Response {
     if cache.budget == 0
@@ -489,6 +524,8 @@ mod tests {
             },
             checkpoint: AtomicI64::new(0),
             checks: None,
+            recheck: tokio::sync::Mutex::new(()),
+            stale: AtomicBool::new(false),
             valid_until: OffsetDateTime::now_utc(),
             headers: HeaderMap::new(),
             csp: Vec::new(),

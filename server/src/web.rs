@@ -214,8 +214,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "expired-session cleanup stopped");
         }
     });
-    let mut background =
-        vec![cleanup, tokio::spawn(crate::ledger::sequencer::run(state.db.clone(), state.ledger.clone()))];
+    let mut background = vec![
+        cleanup,
+        tokio::spawn(crate::ledger::sequencer::run(state.db.clone(), state.ledger.clone())),
+        tokio::spawn(page_cache::report(state.page_cache.clone(), Duration::from_secs(60))),
+    ];
     if let (Some(url), Some(key)) = (&state.config.ledger.anchor_rpc_url, &state.config.ledger.anchor_key) {
         use secrecy::ExposeSecret;
         let settings = crate::ledger::anchor::AnchorSettings {
