@@ -704,4 +704,14 @@ mod tests {
         assert_eq!(next_tax_due(t("2026-07-01T00:00:00Z")).date().to_string(), "2026-12-31");
         assert_eq!(next_tax_due(t("2027-01-01T00:00:00+08:00")).date().to_string(), "2027-06-30");
     }
+
+    #[test]
+    fn months_and_days_start_at_midnight_in_the_city() {
+        let t = |s: &str| OffsetDateTime::parse(s, &Rfc3339).unwrap();
+        // 16:00 UTC on 31 December is already 1 January in the city (UTC+8).
+        assert_eq!(next_month(t("2026-12-31T15:59:59Z")), t("2027-01-01T00:00:00+08:00"));
+        assert_eq!(next_month(t("2026-12-31T16:00:00Z")), t("2027-02-01T00:00:00+08:00"));
+        assert_eq!(next_month(t("2026-01-31T12:00:00Z")), t("2026-02-01T00:00:00+08:00"));
+        assert_eq!(day_start(t("2026-11-25T17:30:00Z")), t("2026-11-26T00:00:00+08:00"));
+    }
 }
