@@ -282,12 +282,7 @@ async fn a_reloaded_home_page_is_the_same_until_something_it_shows_changes(_p: P
     sign_in(&maria, &city.portal, "resident2").await;
     let issuer = city.portal.idp.issuer.clone();
     server::seed::seed_residents(&city.db, &issuer, &city.portal.state.pseudonyms).await.unwrap();
-    let resident: uuid::Uuid = sqlx::query_scalar(
-        "select resident_id from resident join account using (account_id) where subject = 'resident1'",
-    )
-    .fetch_one(&city.db)
-    .await
-    .unwrap();
+    let resident = city.resident_of("resident1").await;
 
     // Pending until cosigned; the checkpoint that cosigns it shows at once.
     let (_, page) = home(&li, &city, "en").await;
@@ -309,12 +304,7 @@ async fn a_reloaded_home_page_is_the_same_until_something_it_shows_changes(_p: P
 
     // A newer checkpoint (someone else's permission cosigned): the cards are checked again at
     // it, the verdicts are the same, and the page is reused.
-    let maria_id: uuid::Uuid = sqlx::query_scalar(
-        "select resident_id from resident join account using (account_id) where subject = 'resident2'",
-    )
-    .fetch_one(&city.db)
-    .await
-    .unwrap();
+    let maria_id = city.resident_of("resident2").await;
     let fare = city.service("fare-capping").await;
     city.grant(maria_id, fare, &["transit.trips"], 30).await;
     city.settle().await;

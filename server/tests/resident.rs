@@ -19,12 +19,7 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
     let mut city = City::start(&opts, &[]).await;
     let li = browser();
     sign_in(&li, &city.portal, "resident1").await;
-    let resident: uuid::Uuid = sqlx::query_scalar(
-        "select resident_id from resident join account using (account_id) where subject = 'resident1'",
-    )
-    .fetch_one(&city.db)
-    .await
-    .unwrap();
+    let resident = city.resident_of("resident1").await;
     let fare = city.service("fare-capping").await;
 
     let (status, offers) = city.server_fn(&li, "me/offers", &[]).await;

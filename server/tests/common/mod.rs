@@ -449,6 +449,15 @@ impl City {
             .unwrap()
     }
 
+    /// The resident record of the provider's account `subject` (made at its first sign-in).
+    pub async fn resident_of(&self, subject: &str) -> uuid::Uuid {
+        sqlx::query_scalar("select resident_id from resident join account using (account_id) where subject = $1")
+            .bind(subject)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
     /// A resident in district `central` born in 1950, with ten transit trips over the last ten
     /// days and one property title.
     pub async fn resident(&self, subject: &str) -> uuid::Uuid {
