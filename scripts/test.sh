@@ -63,7 +63,7 @@ DATABASE_URL="$E2E_DB" \
   "$BIN" serve >"$DATA/test-portal.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
-if ! (cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" ONECITY_BIN="$BIN" npx playwright test); then
+if ! (cd "$ROOT/e2e" && ONECITY_URL="http://localhost:$PORTAL_PORT" ONECITY_BIN="$BIN" ONECITY_E2E_DB="$E2E_DB" npx playwright test); then
   log "browser tests failed; the portal's last log lines:"
   tail -n 40 "$DATA/test-portal.log" >&2
   exit 1

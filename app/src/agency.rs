@@ -168,11 +168,12 @@ pub mod ssr {
     use super::{AgencyGrantView, AppError, PublishedView, ServiceView, VersionInput};
     use crate::error::ssr::fail;
 
-    /// The signed-in staff member: their agency and how receipts name them.
+    /// The signed-in staff member: their agency and their account (which receipts name only by
+    /// a pseudonym the server derives).
     #[derive(Clone, Debug)]
     pub struct Staff {
         pub agency_id: String,
-        pub reader_id: String,
+        pub account_id: Uuid,
     }
 
     /// A console read.
@@ -224,9 +225,7 @@ pub mod ssr {
     pub async fn staff() -> Result<Staff, AppError> {
         let user = crate::error::ssr::signed_in().await?;
         match (&user.agency_id, user.roles.iter().any(|r| r == crate::auth::ROLE_AGENCY_STAFF)) {
-            (Some(agency), true) => {
-                Ok(Staff { agency_id: agency.clone(), reader_id: format!("{agency}/console/{}", user.account_id) })
-            }
+            (Some(agency), true) => Ok(Staff { agency_id: agency.clone(), account_id: user.account_id }),
             _ => Err(fail(AppError::NotStaff)),
         }
     }

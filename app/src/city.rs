@@ -200,7 +200,12 @@ pub struct AlarmView {
 /// The public city.
 #[server(endpoint = "city")]
 pub async fn public_city() -> Result<PublicCityView, AppError> {
-    ssr::city()?.public_city().await
+    let record = ssr::rendered_checks();
+    let city = ssr::city()?.public_city().await?;
+    if let Some(record) = record {
+        record.set_public();
+    }
+    Ok(city)
 }
 
 /// The signed-in resident's city: cards filled through the gate's check, offers, notices and
@@ -212,7 +217,7 @@ pub async fn my_city() -> Result<MyCityView, AppError> {
     let r = crate::resident::ssr::resident().await?;
     let city = ssr::city()?.my_city(r).await?;
     if let Some(record) = record {
-        record.set(&city);
+        record.set(r, &city);
     }
     Ok(city)
 }
@@ -248,21 +253,53 @@ pub mod ssr {
     /// The verdict on each card of a page, by permission, in the page's order.
     pub type Checks = Vec<(Uuid, CardCheck)>;
 
-    /// Where a page being rendered for the server's page cache records its cards' verdicts:
-    /// put into the request's extensions by the cache, filled by [`super::my_city`].
+    /// Whose city a page showed: the server's page cache keeps a page only under the key of
+    /// the one it was rendered for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum RenderedFor {
+        Public,
+        Resident(Uuid),
+    }
+
+    #[derive(Debug, Default)]
+    struct Rendered {
+        /// Every city the page fetched (one, for a page that can be kept).
+        owners: Vec<RenderedFor>,
+        checks: Option<Checks>,
+    }
+
+    /// Where a page being rendered for the server's page cache records whose city it showed and
+    /// its cards' verdicts: put into the request's extensions by the cache, filled by
+    /// [`super::my_city`] and [`super::public_city`].
     #[derive(Clone, Debug, Default)]
-    pub struct RenderedChecks(Arc<std::sync::Mutex<Option<Checks>>>);
+    pub struct RenderedChecks(Arc<std::sync::Mutex<Rendered>>);
 
     impl RenderedChecks {
-        pub fn set(&self, city: &MyCityView) {
+        pub fn set(&self, resident: Uuid, city: &MyCityView) {
             let checks = city.cards.iter().map(|c| (c.grant.grant_id, c.check.clone())).collect();
-            *self.0.lock().expect("rendered checks") = Some(checks);
+            let mut rendered = self.0.lock().expect("rendered checks");
+            rendered.owners.push(RenderedFor::Resident(resident));
+            rendered.checks = Some(checks);
+        }
+
+        pub fn set_public(&self) {
+            self.0.lock().expect("rendered checks").owners.push(RenderedFor::Public);
         }
 
         /// The verdicts of the page rendered, if it showed My City.
         #[must_use]
         pub fn get(&self) -> Option<Checks> {
-            self.0.lock().expect("rendered checks").clone()
+            self.0.lock().expect("rendered checks").checks.clone()
+        }
+
+        /// Whose city the page showed, if it showed exactly one.
+        #[must_use]
+        pub fn owner(&self) -> Option<RenderedFor> {
+            let rendered = self.0.lock().expect("rendered checks");
+            match rendered.owners.as_slice() {
+                [first, rest @ ..] if rest.iter().all(|o| o == first) => Some(*first),
+                _ => None,
+            }
         }
     }
 

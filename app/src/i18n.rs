@@ -292,6 +292,26 @@ impl Locale {
         }
     }
 
+    /// What a failed proof badge says when the verified entry holds another value than the page
+    /// shows for `field` (a name from `chain::claim::Field::name`).
+    #[must_use]
+    pub fn proof_differs(self, field: &str) -> String {
+        let (en, zh) = match field {
+            "grant_id" => ("permission", "授权编号"),
+            "scopes" => ("data", "数据范围"),
+            "purpose" => ("purpose", "用途"),
+            "valid_from" => ("start", "开始时间"),
+            "valid_until" => ("end", "结束时间"),
+            "reader" => ("reader", "读取方"),
+            "time" => ("time", "时间"),
+            _ => ("kind of entry", "记录类型"),
+        };
+        match self {
+            Self::En => format!("Proof check FAILED: the ledger's entry has another {en} than this page shows"),
+            Self::Zh => format!("证明核验失败：账本记录的{zh}与本页显示的不同"),
+        }
+    }
+
     /// Text of a scope's sensitivity (1–3).
     #[must_use]
     pub fn sensitivity(self, level: i16) -> &'static str {

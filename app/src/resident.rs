@@ -121,11 +121,18 @@ pub async fn my_grants() -> Result<Vec<GrantView>, AppError> {
 }
 
 /// Grants a service `scopes` until `valid_until` (RFC 3339); replaces a live grant for it.
+/// `version` is the service version whose terms the consent screen showed: if the service has
+/// published a newer one since, nothing is granted (a conflict naming both versions).
 #[server(endpoint = "me/grants/issue")]
-pub async fn grant_service(service_id: Uuid, scopes: Vec<String>, valid_until: String) -> Result<GrantView, AppError> {
+pub async fn grant_service(
+    service_id: Uuid,
+    version: i32,
+    scopes: Vec<String>,
+    valid_until: String,
+) -> Result<GrantView, AppError> {
     let r = ssr::resident().await?;
     let until = ssr::parse_time("valid_until", &valid_until)?;
-    let grant = ssr::residents()?.issue(r, service_id, scopes, until).await?;
+    let grant = ssr::residents()?.issue(r, service_id, version, scopes, until).await?;
     // Back to the consent screen, which follows the new grant from pending to active. A plain
     // form post gets a 302; the browser bundle and API clients get the value and a header.
     leptos_axum::redirect(&format!("/consent/{service_id}?grant={}", grant.grant_id));
@@ -208,6 +215,7 @@ pub mod ssr {
             &self,
             resident: Uuid,
             service: Uuid,
+            version: i32,
             scopes: Vec<String>,
             until: OffsetDateTime,
         ) -> Result<GrantView, AppError>;

@@ -29,6 +29,9 @@ pub enum CheckError {
     Failed(String),
     /// The bundle or the keys could not be fetched.
     Unavailable(String),
+    /// The proof verifies, but the entry holds another value for this field than the page
+    /// shows (a `chain::claim::Field` name): the row beside the badge is not what was logged.
+    Differs(&'static str),
 }
 
 impl Checked {
@@ -53,6 +56,7 @@ impl CheckError {
             Self::KeysChanged => ("failed", "keys-changed", t.badge_keys_changed.to_owned()),
             Self::Failed(why) => ("failed", "failed", format!("{}: {why}", t.badge_failed)),
             Self::Unavailable(why) => ("unchecked", "unavailable", format!("{}: {why}", t.error_generic)),
+            Self::Differs(field) => ("failed", "differs", locale.proof_differs(field)),
         }
     }
 }
@@ -81,13 +85,7 @@ pub async fn verify_entry(index: i64, expect: Expect) -> Result<Checked, CheckEr
     let now = (js_sys::Date::now() / 1000.0) as u64;
     let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
     let entry_type = verdict.event.type_name().to_owned();
-    let wanted = match expect {
-        Expect::Grant => "grant.issued",
-        Expect::Receipt => "access.receipt",
-    };
-    if entry_type != wanted {
-        return Err(CheckError::Failed(format!("entry {index} is a {entry_type}, not a {wanted}")));
-    }
+    claim(&expect)?.check(&verdict.event).map_err(|field| CheckError::Differs(field.name()))?;
     let grant_status = verdict.status.as_ref().map(|s| match s.status {
         Some(chain::GrantStatus::Active { .. }) if s.active_now => "active",
         Some(chain::GrantStatus::Active { .. }) => "expired",
@@ -99,6 +97,34 @@ pub async fn verify_entry(index: i64, expect: Expect) -> Result<Checked, CheckEr
         checkpoint_size: verdict.checkpoint.size,
         cosigners: verdict.cosigners.len(),
         grant_status,
+    })
+}
+
+/// The page's fields as the leaf holds them.
+#[cfg(feature = "hydrate")]
+fn claim(expect: &Expect) -> Result<chain::claim::Claim, CheckError> {
+    use chain::claim::Claim;
+    let unix = |rfc3339: &str| {
+        time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+            .ok_or_else(|| CheckError::Failed(format!("the page's time {rfc3339:?} is not RFC 3339")))
+    };
+    Ok(match expect {
+        Expect::Grant { grant_id, scopes, purpose, valid_from, valid_until } => Claim::Grant {
+            grant_id: chain::GrantId(*grant_id.as_bytes()),
+            scopes: scopes.clone(),
+            purpose: purpose.clone(),
+            valid_from: unix(valid_from)?,
+            valid_until: unix(valid_until)?,
+        },
+        Expect::Receipt { grant_id, reader, scopes, purpose, read_at } => Claim::Receipt {
+            grant_id: chain::GrantId(*grant_id.as_bytes()),
+            reader: reader.clone(),
+            scopes: scopes.clone(),
+            purpose: purpose.clone(),
+            time: unix(read_at)?,
+        },
     })
 }
 

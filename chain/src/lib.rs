@@ -43,6 +43,7 @@
 //! ```
 
 pub mod bundle;
+pub mod claim;
 pub mod cosign;
 pub mod demo;
 pub mod error;

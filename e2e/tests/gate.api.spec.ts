@@ -41,8 +41,11 @@ test('an agency reads granted data through the gate; the resident proves it and 
   // resident2 grants fare capping their trips in the portal.
   await signIn(page, testInfo, 'resident2');
   const until = new Date(Date.now() + 30 * 86400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  // The consent screen sends the version whose terms it showed.
+  const offers = (await (await page.request.post('/api/me/offers', { form: {} })).json()) as { service_id: string; version: number }[];
+  const version = offers.find((o) => o.service_id === fare.service_id)!.version;
   const issued = await page.request.post('/api/me/grants/issue', {
-    form: { service_id: fare.service_id, 'scopes[0]': 'transit.trips', valid_until: until },
+    form: { service_id: fare.service_id, version: String(version), 'scopes[0]': 'transit.trips', valid_until: until },
   });
   expect(issued.status(), await issued.text()).toBe(200);
   const grant = await issued.json();
@@ -55,7 +58,9 @@ test('an agency reads granted data through the gate; the resident proves it and 
   const read = await request.post(readUrl, { headers: auth, data: { pseudonym: mine.pseudonym, scopes: ['transit.trips'] } });
   expect(read.status(), await read.text()).toBe(200);
   const body = await read.json();
-  expect(body.data['transit.trips'].records.length).toBeGreaterThan(10);
+  // The grant starts now: resident2's trips from before it are not the agency's to read.
+  expect(body.data['transit.trips'].kind).toBe('behavioral');
+  expect(body.data['transit.trips'].records).toEqual([]);
   expect(JSON.stringify(body)).not.toContain('resident2');
 
   // The resident sees the receipt; its bundle, once cosigned, passes `onecity verify`.

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 
 /** With JavaScript on, wait until the WebAssembly bundle has hydrated the page. */
@@ -19,4 +20,15 @@ export async function signIn(page: Page, testInfo: TestInfo, username: string, p
   // Back on the portal once the callback has redirected to the page we came from.
   const portal = new URL(testInfo.project.use.baseURL ?? 'http://localhost:3000');
   await page.waitForURL((url) => url.host === portal.host && !url.pathname.startsWith('/auth'));
+}
+
+/**
+ * Runs SQL against the portal's database as someone with database access would behind the
+ * server's back: triggers off (the tables the ledger relies on refuse edits otherwise).
+ */
+export function behindTheServersBack(sql: string): string {
+  const db = process.env.ONECITY_E2E_DB;
+  if (!db) throw new Error('ONECITY_E2E_DB is not set (./dev test sets it)');
+  const args = [db, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', `set session_replication_role = replica; ${sql}`];
+  return execFileSync('psql', args).toString().trim();
 }

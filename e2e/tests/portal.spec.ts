@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Browser, type Page, type TestInfo } from '@playwright/test';
-import { ready, signIn } from './helpers';
+import { behindTheServersBack, ready, signIn } from './helpers';
 
 const js = (testInfo: TestInfo) => testInfo.project.use.javaScriptEnabled !== false;
 
@@ -170,6 +170,23 @@ test('an agency publishes, a resident consents, the agency reads, the resident c
   }
   const proofHref = await receipt.getByRole('link', { name: 'Download proof' }).getAttribute('href');
   await expect.poll(async () => (await page.request.get(proofHref!)).status(), { timeout: 30_000 }).toBe(200);
+  if (js(testInfo)) {
+    // The badge vouches for what the row shows, not only for the entry's index: a reader edited
+    // in the database keeps a valid proof of #n, and the badge names the field that differs.
+    const index = Number(proofHref!.split('/').pop());
+    const where = `ledger_entry_id = (select ledger_entry_id from ledger_entry where leaf_index = ${index})`;
+    const reader = behindTheServersBack(`select reader from access_receipt where ${where}`);
+    expect(reader).toMatch(/^transit-authority\/console\/staff-[0-9a-f]{16}$/);
+    behindTheServersBack(`update access_receipt set reader = 'transit-authority/console/staff-0000000000000000' where ${where}`);
+    try {
+      await page.reload();
+      await ready(page, testInfo);
+      await expect(receipt.locator('[data-verify="differs"]')).toBeVisible({ timeout: 15_000 });
+      await expect(receipt.locator('[data-verify="differs"]')).toContainText('another reader');
+    } finally {
+      behindTheServersBack(`update access_receipt set reader = '${reader}' where ${where}`);
+    }
+  }
 
   // The permission, verified in the browser, then revoked in one step.
   await page.goto('/permissions');

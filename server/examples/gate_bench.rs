@@ -80,7 +80,7 @@ async fn residents_with_grants(
     .await?;
     let until = time::OffsetDateTime::now_utc() + time::Duration::days(30);
     for r in &ids {
-        server::grants::issue(db, key, *r, service, &["transit.trips".to_owned()], until).await?;
+        server::grants::issue(db, key, *r, service, None, &["transit.trips".to_owned()], until).await?;
     }
     Ok(ids)
 }

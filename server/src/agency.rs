@@ -17,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::gate::{Gate, GateError, ReadRequest, Reader};
+use crate::pseudonym::PseudonymKey;
 use crate::records::{Range, ScopeData};
 use crate::services::{AccessMode, NewVersion, ServiceError};
 
@@ -247,12 +248,13 @@ pub async fn read(
 pub struct AgencyConsole {
     db: PgPool,
     gate: Arc<Gate>,
+    key: Arc<PseudonymKey>,
 }
 
 impl AgencyConsole {
     #[must_use]
-    pub fn new(db: PgPool, gate: Arc<Gate>) -> Self {
-        Self { db, gate }
+    pub fn new(db: PgPool, gate: Arc<Gate>, key: Arc<PseudonymKey>) -> Self {
+        Self { db, gate, key }
     }
 }
 
@@ -304,7 +306,9 @@ impl Agencies for AgencyConsole {
 
     async fn read(&self, staff: &Staff, a: ReadArgs) -> Result<String, AppError> {
         let range = Range { from: a.from, to: a.to, limit: a.limit };
-        let reader = Reader { agency_id: staff.agency_id.clone(), id: staff.reader_id.clone() };
+        // `<agency>/console/staff-…`: the public receipt names the person by a pseudonym only.
+        let id = format!("{}/console/{}", staff.agency_id, self.key.staff_id(staff.account_id));
+        let reader = Reader { agency_id: staff.agency_id.clone(), id };
         let result = read(&self.db, &self.gate, &reader, a.service_id, &a.pseudonym, a.scopes, range)
             .await
             .map_err(app_error)?;

@@ -160,14 +160,24 @@ struct LoginParams {
     return_to: Option<String>,
 }
 
-/// Only same-site absolute paths: an open redirect would let a phishing link bounce
-/// through our login to anywhere.
-fn safe_return_to(raw: Option<&str>) -> String {
-    match raw {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains("://") => {
-            p.to_owned()
-        }
-        _ => "/".to_owned(),
+/// Only paths on this portal: an open redirect would let a phishing link bounce through our
+/// login to anywhere. Browsers drop tabs and newlines from URLs and read `\\` as `/`, so
+/// `/\t/evil.example` becomes `//evil.example` (another host); such characters are refused
+/// outright, and what is left must resolve, against the public URL, to the same origin.
+fn safe_return_to(raw: Option<&str>, public: &url::Url) -> String {
+    let fallback = || "/".to_owned();
+    let Some(p) = raw else { return fallback() };
+    let plain = p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.contains('\\')
+        && !p.contains("://")
+        && !p.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !plain {
+        return fallback();
+    }
+    match public.join(p) {
+        Ok(resolved) if resolved.origin() == public.origin() => p.to_owned(),
+        _ => fallback(),
     }
 }
 
@@ -191,7 +201,7 @@ async fn login(
         state: csrf.secret().clone(),
         nonce: nonce.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
-        return_to: safe_return_to(params.return_to.as_deref()),
+        return_to: safe_return_to(params.return_to.as_deref(), &state.config.public_url),
     };
     session.insert(PENDING_LOGIN_KEY, pending).await.map_err(|e| Error::Anyhow(e.into()))?;
     Ok(Redirect::to(url.as_str()).into_response())
@@ -346,7 +356,7 @@ async fn set_locale(
             .execute(&state.db)
             .await?;
     }
-    let mut response = Redirect::to(&safe_return_to(form.back.as_deref())).into_response();
+    let mut response = Redirect::to(&safe_return_to(form.back.as_deref(), &state.config.public_url)).into_response();
     response.headers_mut().append(header::SET_COOKIE, lang_cookie(locale, state.config.cookie_secure));
     Ok(response)
 }
@@ -471,11 +481,26 @@ mod tests {
 
     #[test]
     fn return_to_accepts_only_local_paths() {
-        assert_eq!(safe_return_to(Some("/permissions?tab=2")), "/permissions?tab=2");
-        for hostile in ["//evil.example/", "https://evil.example/", "/\\evil.example", "evil", "/x?u=https://e"] {
-            assert_eq!(safe_return_to(Some(hostile)), "/", "{hostile}");
+        let public = url::Url::parse("https://city.example/").unwrap();
+        assert_eq!(safe_return_to(Some("/permissions?tab=2"), &public), "/permissions?tab=2");
+        assert_eq!(safe_return_to(Some("/consent/x#grant"), &public), "/consent/x#grant");
+        for hostile in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "evil",
+            "/x?u=https://e",
+            // Browsers strip tabs and newlines from URLs: these become //evil.example.
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{a0}/evil.example",
+        ] {
+            assert_eq!(safe_return_to(Some(hostile), &public), "/", "{hostile:?}");
         }
-        assert_eq!(safe_return_to(None), "/");
+        assert_eq!(safe_return_to(None, &public), "/");
     }
 
     #[test]

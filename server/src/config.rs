@@ -148,6 +148,18 @@ pub struct ServeArgs {
     /// Requests per minute each agency client may make to `/api/v1` (bursts up to a tenth).
     #[arg(long, env = "ONECITY_API_RATE_PER_MINUTE", default_value_t = 1200)]
     pub api_rate_per_minute: u32,
+
+    /// Requests per minute each browser may make to the portal's costly endpoints: server
+    /// functions (per session, or per client address without one), sign-in starts and proof
+    /// bundles (per client address). Bursts up to a tenth.
+    #[arg(long, env = "ONECITY_PORTAL_RATE_PER_MINUTE", default_value_t = 1200)]
+    pub portal_rate_per_minute: u32,
+
+    /// The header a trusted reverse proxy puts the client's address in (`x-forwarded-for`,
+    /// `x-real-ip`); its last value is used. Without it the peer address of the connection
+    /// is the client, which behind a load balancer is the balancer itself.
+    #[arg(long, env = "ONECITY_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 /// Validated configuration the server runs with.
@@ -168,6 +180,8 @@ pub struct Config {
     pub pseudonym_key_file: PathBuf,
     pub api_audience: String,
     pub api_rate_per_minute: u32,
+    pub portal_rate_per_minute: u32,
+    pub client_ip_header: Option<http::HeaderName>,
 }
 
 #[derive(Clone, Debug)]
@@ -357,6 +371,18 @@ impl ServeArgs {
         if self.api_rate_per_minute == 0 {
             return Err(ConfigError::Invalid { flag: "api-rate-per-minute", problem: "must be at least 1".into() });
         }
+        if self.portal_rate_per_minute == 0 {
+            return Err(ConfigError::Invalid { flag: "portal-rate-per-minute", problem: "must be at least 1".into() });
+        }
+        let client_ip_header = self
+            .client_ip_header
+            .map(|h| {
+                http::HeaderName::try_from(h.trim()).map_err(|_| ConfigError::Invalid {
+                    flag: "client-ip-header",
+                    problem: format!("{h:?} is not a header name"),
+                })
+            })
+            .transpose()?;
         let api_audience =
             self.api_audience.unwrap_or_else(|| format!("{}/api/v1", public_url.as_str().trim_end_matches('/')));
         if !dev && self.witnesses.is_empty() {
@@ -412,6 +438,8 @@ impl ServeArgs {
             pseudonym_key_file,
             api_audience,
             api_rate_per_minute: self.api_rate_per_minute,
+            portal_rate_per_minute: self.portal_rate_per_minute,
+            client_ip_header,
         })
     }
 }

@@ -4,15 +4,22 @@
 //! 1. find the newest grant of this pseudonym at this service, re-reading the row every time;
 //!    a revocation row denies at once (`revoked`), before it is cosigned;
 //! 2. recompute the grant's `grant.issued` leaf from the row (pseudonym recomputed from the
-//!    resident, purpose and version hash from the immutable service version);
+//!    resident, purpose and version hash from the immutable service version), and the service
+//!    version's `service.published` leaf from the service and version rows: the agency, slug,
+//!    purpose, scopes and retention the grant's leaf points at by hash (a service handed to
+//!    another agency in the database no longer matches);
 //! 3. verify its inclusion in the newest quorum-cosigned checkpoint and the status-map proof
 //!    that the grant is active there (`pending` while no such checkpoint covers it; a leaf
 //!    that does not match, or a map that disagrees, is `integrity` and raises an alarm);
 //! 4. check the window (`expired`), the scopes (`scope_not_granted`), the access mode
-//!    (`frequency_exceeded`);
+//!    (`frequency_exceeded`); the records read are clamped to the grant's window, so a grant
+//!    issued today does not open years of history;
 //! 5. in one transaction: lock the grant, re-check revocation and frequency, write the
 //!    `access.receipt` row and ledger entry, run the query restricted to the granted scopes,
-//!    commit; only then is the data returned ("no receipt, no data").
+//!    commit; only then is the data returned ("no receipt, no data"). Receipts are append-only
+//!    (migration 0013); a grant whose receipt rows and `access.receipt` ledger entries differ
+//!    in number had receipts deleted behind the server's back, which would reset its limits:
+//!    `integrity`, with an alarm.
 //!
 //! Cached per checkpoint: the verified checkpoint (signatures, quorum, its status.root entry)
 //! and proof paths, which are fixed for a given checkpoint. Never cached: the grant row, the
@@ -192,7 +199,12 @@ struct GrantRow {
     scopes: Vec<String>,
     valid_from: OffsetDateTime,
     valid_until: OffsetDateTime,
+    slug: String,
+    version: i32,
     purpose: String,
+    required_scopes: Vec<String>,
+    optional_scopes: Vec<String>,
+    retention_days: i32,
     leaf_hash: Vec<u8>,
     access_mode: String,
     max_reads_per_day: Option<i32>,
@@ -248,8 +260,8 @@ impl Gate {
             GrantRow,
             // language=PostgreSQL
             r#"
-            select g.data_grant_id, g.resident_id, g.scopes, g.valid_from, g.valid_until, sv.purpose, sv.leaf_hash,
-                   sv.access_mode, sv.max_reads_per_day, s.agency_id, e.leaf_index as "leaf_index?",
+            select g.data_grant_id, g.resident_id, g.scopes, g.valid_from, g.valid_until, s.slug, sv.version,
+                   sv.purpose, sv.required_scopes, sv.optional_scopes, sv.retention_days, sv.leaf_hash, sv.access_mode, sv.max_reads_per_day, s.agency_id, e.leaf_index as "leaf_index?",
                    exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id) as "revoked!",
                    (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null)
                        as "quorum_size!"
@@ -280,7 +292,32 @@ impl Gate {
             return Err(self.integrity(conn, g.data_grant_id, "its pseudonym is not its resident's").await);
         }
 
-        // 2. The leaf as the row says it should be.
+        // 2. The service version as its rows say it was published: its leaf hash is what the
+        // grant's leaf commits to, so the agency, slug, purpose, scopes and retention read here
+        // are the cosigned ones only if they hash to it.
+        let published = crate::services::published_event(
+            &g.agency_id,
+            &g.slug,
+            g.version,
+            &g.purpose,
+            &g.required_scopes,
+            &g.optional_scopes,
+            g.retention_days,
+        )
+        .and_then(|e| Ok(chain::tree::leaf_hash(&e.encode()?)));
+        match published {
+            Ok(hash) if hash.0[..] == g.leaf_hash[..] => {}
+            Ok(_) => {
+                let what = "its service version's rows do not match their service.published entry";
+                return Err(self.integrity(conn, g.data_grant_id, what).await);
+            }
+            Err(e) => {
+                let what = format!("its service version cannot be encoded: {e}");
+                return Err(self.integrity(conn, g.data_grant_id, &what).await);
+            }
+        }
+
+        // The grant's leaf as the row says it should be.
         let leaf = crate::grants::issued_event(
             &self.key,
             g.data_grant_id,
@@ -348,6 +385,11 @@ impl Gate {
                 format!("not granted: {}; granted: {}", missing.join(", "), g.scopes.join(", ")),
             ));
         }
+        // Only what the grant's window covers: the agency asked for `from`, the resident agreed
+        // from `valid_from` (docs/gate.md).
+        let (from, to, limit) = range;
+        let to = to.min(g.valid_until);
+        let range = (from.max(g.valid_from).min(to), to, limit);
         let checkpoint_size = g.quorum_size;
         Ok(Checked { grant: g, grant_id, scopes, range, now, checkpoint_size })
     }
@@ -588,12 +630,20 @@ async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec
     let (limited, since): (Vec<Uuid>, Vec<OffsetDateTime>) =
         batch.iter().filter_map(|j| j.limit.as_ref().map(|l| (j.grant, l.since))).unzip();
     let mut used: HashMap<(Uuid, OffsetDateTime), i64> = HashMap::new();
+    let mut tampered: Vec<Uuid> = Vec::new();
     if !limited.is_empty() {
+        // The limit counts receipt rows; deleting some would reset it. Every receipt row was
+        // written with its access.receipt entry, in one transaction, and neither table allows
+        // a delete: a difference between the two counts is a deletion behind the server's back.
         for r in sqlx::query!(
             // language=PostgreSQL
             r#"select l.grant_id as "grant_id!", l.since as "since!",
                       (select count(*) from access_receipt a where a.data_grant_id = l.grant_id and a.read_at > l.since)
-                          as "used!"
+                          as "used!",
+                      (select count(*) from access_receipt a where a.data_grant_id = l.grant_id) as "rows!",
+                      (select count(*) from ledger_entry e
+                       where e.kind = 'access.receipt' and substring(e.body from 3 for 16) = uuid_send(l.grant_id))
+                          as "entries!"
                from unnest($1::uuid[], $2::timestamptz[]) as l(grant_id, since)"#,
             &limited,
             &since
@@ -601,6 +651,14 @@ async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec
         .fetch_all(&mut *tx)
         .await?
         {
+            if r.rows != r.entries && !tampered.contains(&r.grant_id) {
+                let detail = format!(
+                    "grant {}: {} receipt rows but {} access.receipt entries in the ledger",
+                    r.grant_id, r.rows, r.entries
+                );
+                crate::ledger::raise_alarm(&mut tx, "receipt_deleted", &detail).await?;
+                tampered.push(r.grant_id);
+            }
             used.insert((r.grant_id, r.since), r.used);
         }
     }
@@ -610,6 +668,13 @@ async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec
     for job in batch {
         if revoked.contains(&job.grant) {
             outcomes.push(Err(deny(DenyReason::Revoked, "the resident revoked this grant")));
+            continue;
+        }
+        if tampered.contains(&job.grant) {
+            outcomes.push(Err(deny(
+                DenyReason::Integrity,
+                "the grant's receipts do not match the ledger; operators were alerted",
+            )));
             continue;
         }
         if let Some(l) = &job.limit {

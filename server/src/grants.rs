@@ -31,6 +31,13 @@ pub enum GrantError {
     NotPublished,
     #[error("the grant is already revoked")]
     AlreadyRevoked,
+    /// The service published new terms after the resident was shown version `shown`: granting
+    /// would bind them to a purpose, mode or retention they never saw.
+    #[error(
+        "the service published new terms (version {newest}) after you were shown version {shown}; \
+         read the new terms and confirm again"
+    )]
+    TermsChanged { shown: i32, newest: i32 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -251,18 +258,61 @@ async fn live_grant(conn: &mut PgConnection, resident_id: Uuid, service_id: Uuid
 /// scopes must include every scope the service requires and only scopes it declared. A live
 /// grant the resident already has for the service is replaced (revoked in the same step).
 ///
+/// `shown` is the version whose terms the resident was shown and agreed to (the consent form
+/// carries it): when the service has published a newer one since, nothing is granted. Only
+/// callers that show no terms to anyone (the demo seed, benchmarks) pass `None`, meaning the
+/// newest version.
+///
 /// # Errors
-/// [`GrantError`] naming the problem; nothing is written then.
+/// [`GrantError`] naming the problem ([`GrantError::TermsChanged`] for outdated terms);
+/// nothing is written then.
 pub async fn issue(
     db: &PgPool,
     key: &PseudonymKey,
     resident_id: Uuid,
     service_id: Uuid,
+    shown: Option<i32>,
     scopes: &[String],
     valid_until: OffsetDateTime,
 ) -> Result<Grant, GrantError> {
+    issue_in_window(db, key, resident_id, service_id, shown, scopes, now_s(), valid_until).await
+}
+
+/// A grant its resident gave at `valid_from`, before the city was loaded: the demo seed's
+/// history (resident1 enabled fare capping weeks ago, so the agency has trips to read). Never
+/// reachable from a resident's request, where a grant always starts now.
+///
+/// # Errors
+/// As [`issue`].
+pub async fn issue_backdated(
+    db: &PgPool,
+    key: &PseudonymKey,
+    resident_id: Uuid,
+    service_id: Uuid,
+    scopes: &[String],
+    valid_from: OffsetDateTime,
+    valid_until: OffsetDateTime,
+) -> Result<Grant, GrantError> {
+    let from = valid_from.replace_nanosecond(0).unwrap_or(valid_from).min(now_s());
+    issue_in_window(db, key, resident_id, service_id, None, scopes, from, valid_until).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue_in_window(
+    db: &PgPool,
+    key: &PseudonymKey,
+    resident_id: Uuid,
+    service_id: Uuid,
+    shown: Option<i32>,
+    scopes: &[String],
+    valid_from: OffsetDateTime,
+    valid_until: OffsetDateTime,
+) -> Result<Grant, GrantError> {
     let now = now_s();
-    let until = check_until(now, valid_until)?;
+    let until = check_until(valid_from, valid_until)?;
+    if until <= now {
+        return Err(invalid("valid_until", "must be in the future"));
+    }
     let scopes = canonical_scopes(scopes.iter().cloned());
     if scopes.is_empty() {
         return Err(invalid("scopes", "choose at least one scope"));
@@ -280,6 +330,11 @@ pub async fn issue(
         sqlx::query_scalar!(r#"select max(version) as "v!" from service_version where service_id = $1"#, service_id)
             .fetch_one(&mut *tx)
             .await?;
+    if let Some(shown) = shown
+        && shown != newest
+    {
+        return Err(GrantError::TermsChanged { shown, newest });
+    }
     let v = load_version(&mut tx, service_id, newest).await?;
     if let Some(s) = scopes.iter().find(|s| !v.required.contains(s) && !v.optional.contains(s)) {
         return Err(invalid("scopes", format!("the service does not ask for {s:?}")));
@@ -291,7 +346,7 @@ pub async fn issue(
     if let Some(old) = replaces {
         revoke_in(&mut tx, key, old, resident_id, service_id, "replaced", now).await?;
     }
-    let id = insert_grant(&mut tx, key, resident_id, service_id, &v, &scopes, now, until, replaces).await?;
+    let id = insert_grant(&mut tx, key, resident_id, service_id, &v, &scopes, valid_from, until, replaces).await?;
     tx.commit().await?;
     get(db, resident_id, id).await
 }
@@ -300,6 +355,7 @@ struct Owned {
     service_id: Uuid,
     version: i32,
     scopes: Vec<String>,
+    valid_from: OffsetDateTime,
     valid_until: OffsetDateTime,
     revoked: bool,
 }
@@ -308,7 +364,7 @@ async fn owned_for_change(conn: &mut PgConnection, resident_id: Uuid, grant_id: 
     lock_resident(conn, resident_id).await?;
     let g = sqlx::query_as!(
         Owned,
-        r#"select service_id, version, scopes, valid_until,
+        r#"select service_id, version, scopes, valid_from, valid_until,
                   exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id) as "revoked!"
            from data_grant g where data_grant_id = $1 and resident_id = $2"#,
         grant_id,
@@ -324,7 +380,9 @@ async fn owned_for_change(conn: &mut PgConnection, resident_id: Uuid, grant_id: 
 }
 
 /// Narrows a grant: fewer scopes (never below what the service requires) and/or an earlier
-/// end. Issues the narrower grant and revokes the old one, together.
+/// end. Issues the narrower grant and revokes the old one, together. The new grant starts
+/// where the old one did: it continues the resident's consent, and the gate lets the agency
+/// read back to a grant's start only (docs/gate.md), so narrowing must not cut that history.
 ///
 /// # Errors
 /// [`GrantError`] naming the problem; nothing is written then.
@@ -364,12 +422,15 @@ pub async fn narrow(
         return Err(invalid("scopes", "nothing to narrow: choose fewer scopes or an earlier end"));
     }
     revoke_in(&mut tx, key, grant_id, resident_id, old.service_id, "replaced", now).await?;
-    let id = insert_grant(&mut tx, key, resident_id, old.service_id, &v, &scopes, now, until, Some(grant_id)).await?;
+    let id =
+        insert_grant(&mut tx, key, resident_id, old.service_id, &v, &scopes, old.valid_from, until, Some(grant_id))
+            .await?;
     tx.commit().await?;
     get(db, resident_id, id).await
 }
 
-/// Extends a grant to a later end, same scopes and version.
+/// Extends a grant to a later end, same scopes and version, from the same start (as
+/// [`narrow`]); the end is at most [`MAX_VALIDITY`] from now.
 ///
 /// # Errors
 /// [`GrantError`] naming the problem; nothing is written then.
@@ -390,7 +451,8 @@ pub async fn extend(
     let v = load_version(&mut tx, old.service_id, old.version).await?;
     revoke_in(&mut tx, key, grant_id, resident_id, old.service_id, "replaced", now).await?;
     let id =
-        insert_grant(&mut tx, key, resident_id, old.service_id, &v, &old.scopes, now, until, Some(grant_id)).await?;
+        insert_grant(&mut tx, key, resident_id, old.service_id, &v, &old.scopes, old.valid_from, until, Some(grant_id))
+            .await?;
     tx.commit().await?;
     get(db, resident_id, id).await
 }

@@ -16,12 +16,14 @@ pub mod gate;
 pub mod grants;
 pub mod keyfile;
 pub mod ledger;
+pub mod limits;
 pub mod page_cache;
 pub mod pseudonym;
 pub mod records;
 pub mod resident;
 pub mod seed;
 pub mod services;
+pub mod session;
 pub mod verify;
 pub mod web;
 pub mod witness;
@@ -51,6 +53,7 @@ pub struct AppState {
     pub api: Arc<api::ApiGuard>,
     pub city: Arc<city::CityService>,
     pub page_cache: Arc<page_cache::PageCache>,
+    pub limits: Arc<limits::PortalLimits>,
 }
 
 impl AppState {
@@ -72,11 +75,16 @@ impl AppState {
             ledger.clone(),
             config.ledger.anchor_explorer_url.clone(),
         ));
+        let idle = std::time::Duration::from_secs(u64::try_from(config.session_idle_minutes).unwrap_or(0) * 60);
         let page_cache = Arc::new(page_cache::PageCache::new(
             db.clone(),
             city.clone(),
             usize::try_from(config.page_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            session::cookie_name(&config),
+            idle.saturating_sub(session::refresh_interval(&config)),
         ));
+        let limits =
+            Arc::new(limits::PortalLimits::new(config.portal_rate_per_minute, config.client_ip_header.clone()));
         Ok(Self {
             db,
             oidc: Arc::new(oidc),
@@ -88,6 +96,7 @@ impl AppState {
             api,
             city,
             page_cache,
+            limits,
         })
     }
 }

@@ -27,6 +27,14 @@
 //! Each reuse gets a fresh CSP nonce: the page is stored cut at the nonce it was rendered
 //! with. A response that sets a cookie or is not a plain 200 is never stored.
 //!
+//! Whose page it is comes from the session layer, never from a reading of the cookies of this
+//! module's own: the cache runs inside the session layer and keys on the session id that layer
+//! resolved. A page is kept only when the app reports that it rendered the city of exactly the
+//! owner the key stands for (the public city for no session, this session's resident
+//! otherwise), and never when the request's cookies could be read two ways (a session cookie
+//! twice, a percent-encoded or non-ASCII cookie header): a browser that sends a session must
+//! never have its page kept where a browser without one would be served it.
+//!
 //! Written here because the entry's validity is this application's own (a query against its
 //! tables), not a time-to-live a caching crate could apply; the LRU order and byte budget sit
 //! on `hashlink`'s linked hash map.
@@ -34,7 +42,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use app::city::ssr::{Checks, RenderedChecks};
+use app::city::ssr::{Checks, RenderedChecks, RenderedFor as Owner};
 use app::i18n::Locale;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -45,10 +53,8 @@ use hashlink::LinkedHashMap;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime, Time, UtcOffset};
-use uuid::Uuid;
 
 use crate::city::CityService;
-use crate::web::SESSION_COOKIE;
 
 /// A page larger than this is served but not kept.
 const MAX_PAGE_BYTES: usize = 1 << 20;
@@ -57,6 +63,11 @@ pub struct PageCache {
     db: PgPool,
     city: Arc<CityService>,
     budget: usize,
+    /// The session cookie's name, as the session layer sets it.
+    cookie: &'static str,
+    /// A session whose stored expiry is nearer than this is due for the idle-timeout refresh
+    /// (`crate::session`), which the rendering path does: such a view is never a reuse.
+    refresh_margin: std::time::Duration,
     entries: Mutex<Entries>,
     reused: AtomicU64,
     rechecked: AtomicU64,
@@ -110,13 +121,6 @@ struct Key {
     locale: Locale,
 }
 
-/// Whose page it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Owner {
-    Public,
-    Resident(Uuid),
-}
-
 /// What one query reads: the fingerprint, and the newest cosigned checkpoint.
 #[derive(sqlx::FromRow)]
 struct Freshness {
@@ -164,11 +168,19 @@ struct Entry {
 impl PageCache {
     /// `budget_bytes` of 0 turns the cache off.
     #[must_use]
-    pub fn new(db: PgPool, city: Arc<CityService>, budget_bytes: usize) -> Self {
+    pub fn new(
+        db: PgPool,
+        city: Arc<CityService>,
+        budget_bytes: usize,
+        cookie: &'static str,
+        refresh_margin: std::time::Duration,
+    ) -> Self {
         Self {
             db,
             city,
             budget: budget_bytes,
+            cookie,
+            refresh_margin,
             entries: Mutex::new(Entries::default()),
             reused: AtomicU64::new(0),
             rechecked: AtomicU64::new(0),
@@ -253,7 +265,7 @@ impl PageCache {
         sqlx::query_as(
             r#"
             select (select sha256(s.data) from tower_sessions.session s
-                    where $1::text is not null and s.id = $1 and s.expiry_date > now()) as session,
+                    where $1::text is not null and s.id = $1 and s.expiry_date > now() + $3::interval) as session,
                    (select version from city_version) as city,
                    (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null) as checkpoint,
                    r.data_version, r.updated_at as resident_at, a.updated_at as account_at,
@@ -275,6 +287,7 @@ impl PageCache {
         )
         .bind(session)
         .bind(resident)
+        .bind(self.refresh_margin)
         .fetch_one(&self.db)
         .await
     }
@@ -312,7 +325,13 @@ impl PageCache {
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
         };
-        if bytes.len() <= MAX_PAGE_BYTES {
+        // Whose city the page showed is known once the whole page is (the resources resolve
+        // while the body streams). Rendered for another than the key stands for, or for two:
+        // served, never kept.
+        let rendered_for = checks.owner();
+        if rendered_for != Some(owner) {
+            tracing::warn!(expected = ?owner, rendered = ?rendered_for, "page cache: the page is not the key's; not kept");
+        } else if bytes.len() <= MAX_PAGE_BYTES {
             let Freshness { fingerprint, checkpoint } = freshness;
             let valid_until = self.valid_until(&fingerprint).await;
             let csp = parts.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default();
@@ -405,21 +424,30 @@ fn next_midnight(now: OffsetDateTime, offset: UtcOffset) -> OffsetDateTime {
     (local.replace_time(Time::MIDNIGHT) + Duration::days(1)).to_offset(UtcOffset::UTC)
 }
 
-/// The value of the session cookie; `Err` when a request carries several (which one the
-/// session layer would pick is not this module's to guess, so such a request is not cached).
-fn session_cookie(headers: &HeaderMap) -> Result<Option<String>, ()> {
+/// Whether the request's cookies say one thing only: every `Cookie` header is plain visible
+/// ASCII without percent-encoding, the session cookie appears at most once, and its value is
+/// the session the session layer resolved (`None`: neither has one). Anything else could be
+/// read differently by another parser (tower-cookies decodes names and values, trims, and
+/// keeps the last of two), so such a request is served but its page is never kept or reused.
+fn cookies_unambiguous(headers: &HeaderMap, name: &str, resolved: Option<&str>) -> bool {
     let mut found = None;
-    for pair in headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')) {
-        if let Some((name, value)) = pair.trim().split_once('=')
-            && name == SESSION_COOKIE
-        {
-            if found.is_some() {
-                return Err(());
+    for value in headers.get_all(header::COOKIE) {
+        let bytes = value.as_bytes();
+        if bytes.iter().any(|b| !(0x20..0x7f).contains(b) || *b == b'%') {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else { return false };
+        for pair in text.split(';') {
+            let cookie_name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
+            if cookie_name == name {
+                if found.is_some() {
+                    return false;
+                }
+                found = Some(pair.split_once('=').map_or("", |(_, v)| v).trim());
             }
-            found = Some(value.to_owned());
         }
     }
-    Ok(found)
+    found == resolved
 }
 
 /// Logs the cache's figures every `interval` while they change, for operators.
@@ -451,7 +479,14 @@ pub async fn layer(State(cache): State<Arc<PageCache>>, request: Request, next: 
     {
         return next.run(request).await;
     }
-    let Ok(session) = session_cookie(request.headers()) else { return next.run(request).await };
+    // The session layer's reading of the cookies is the one that counts.
+    let Some(session) = request.extensions().get::<tower_sessions::Session>() else {
+        return next.run(request).await;
+    };
+    let session = session.id().map(|id| id.to_string());
+    if !cookies_unambiguous(request.headers(), cache.cookie, session.as_deref()) {
+        return next.run(request).await;
+    }
     let key = Key { session, locale: app::i18n::from_request(request.headers()) };
     match cache.reuse(&key).await {
         Ok(Some(response)) => return response,
@@ -501,13 +536,35 @@ mod tests {
     }
 
     #[test]
-    fn two_session_cookies_are_not_guessed_between() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("lang=en; onecity_session=abc"));
-        assert_eq!(session_cookie(&headers), Ok(Some("abc".into())));
-        headers.append(header::COOKIE, HeaderValue::from_static("onecity_session=def"));
-        assert_eq!(session_cookie(&headers), Err(()));
-        assert_eq!(session_cookie(&HeaderMap::new()), Ok(None));
+    fn cookies_that_could_be_read_two_ways_are_never_cached() {
+        let name = "onecity_session";
+        let with = |values: &[&[u8]]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
+            }
+            headers
+        };
+        assert!(cookies_unambiguous(&with(&[b"lang=en; onecity_session=abc"]), name, Some("abc")));
+        assert!(cookies_unambiguous(&with(&[b"lang=en"]), name, None));
+        assert!(cookies_unambiguous(&HeaderMap::new(), name, None));
+        // The session layer found a session this reading does not see, or another one.
+        let hostile: [&[&[u8]]; 5] = [
+            &[b"onecity%5Fsession=abc"],
+            &[b"x=\xc3\xa9; onecity_session=abc"],
+            &[b"x=\xc3\xa9", b"onecity_session=abc"],
+            &[b"onecity_session=abc", b"onecity_session=def"],
+            &[b"onecity_session=abc; onecity_session=abc"],
+        ];
+        for cookies in hostile {
+            assert!(!cookies_unambiguous(&with(cookies), name, Some("abc")), "{cookies:?}");
+        }
+        assert!(
+            cookies_unambiguous(&with(&[b" onecity_session =abc"]), name, Some("abc")),
+            "trimmed, as the layer does"
+        );
+        assert!(!cookies_unambiguous(&with(&[b"onecity_session=abc"]), name, None), "the layer saw none");
+        assert!(!cookies_unambiguous(&with(&[b"onecity_session=abc"]), name, Some("def")));
     }
 
     fn page(size: usize) -> Entry {

@@ -43,8 +43,9 @@ fn from_grant_error(e: GrantError) -> AppError {
     fail(match e {
         GrantError::Invalid { field, problem } => AppError::Invalid { field: field.to_owned(), problem },
         GrantError::NotFound(what) => AppError::NotFound(what.to_owned()),
-        GrantError::NotPublished => AppError::Conflict(e.to_string()),
-        GrantError::AlreadyRevoked => AppError::Conflict(e.to_string()),
+        GrantError::NotPublished | GrantError::AlreadyRevoked | GrantError::TermsChanged { .. } => {
+            AppError::Conflict(e.to_string())
+        }
         GrantError::Database(e) => return internal(e),
         GrantError::Other(e) => return internal(format!("{e:#}")),
     })
@@ -118,10 +119,14 @@ impl Residents for ResidentService {
         &self,
         resident: Uuid,
         service: Uuid,
+        version: i32,
         scopes: Vec<String>,
         until: OffsetDateTime,
     ) -> Result<GrantView, AppError> {
-        grants::issue(&self.db, &self.key, resident, service, &scopes, until).await.map(view).map_err(from_grant_error)
+        grants::issue(&self.db, &self.key, resident, service, Some(version), &scopes, until)
+            .await
+            .map(view)
+            .map_err(from_grant_error)
     }
 
     async fn narrow(

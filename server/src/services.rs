@@ -29,6 +29,15 @@ impl AccessMode {
     }
 }
 
+/// Longest service name or category, in characters.
+pub const MAX_NAME: usize = 120;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 4000;
+/// Most districts a service can be limited to.
+pub const MAX_DISTRICTS: usize = 100;
+/// Most scopes a version can ask for, required and optional together.
+pub const MAX_SCOPES: usize = 64;
+
 /// What an agency declares when it publishes a version.
 #[derive(Clone, Debug)]
 pub struct NewVersion {
@@ -85,8 +94,31 @@ impl NewVersion {
                 return Err(invalid(field, "must not be empty"));
             }
         }
+        // Every text a resident reads, with the bound a page and a leaf can hold: an unbounded
+        // description would make every offer, every page and every export carry it.
+        for (field, value, max) in [
+            ("name_en", &self.name_en, MAX_NAME),
+            ("name_zh", &self.name_zh, MAX_NAME),
+            ("description_en", &self.description_en, MAX_DESCRIPTION),
+            ("description_zh", &self.description_zh, MAX_DESCRIPTION),
+            ("category", &self.category, MAX_NAME),
+        ] {
+            let chars = value.chars().count();
+            if chars > max {
+                return Err(invalid(field, format!("must be at most {max} characters (it has {chars})")));
+            }
+        }
         if self.purpose.len() > 2000 {
             return Err(invalid("purpose", "must be at most 2000 bytes"));
+        }
+        if self.districts.len() > MAX_DISTRICTS {
+            return Err(invalid("districts", format!("at most {MAX_DISTRICTS} districts")));
+        }
+        if let Some(d) = self.districts.iter().find(|d| d.is_empty() || d.len() > 40) {
+            return Err(invalid("districts", format!("{d:?} is not a district id")));
+        }
+        if self.required_scopes.len() + self.optional_scopes.len() > MAX_SCOPES {
+            return Err(invalid("required_scopes", format!("at most {MAX_SCOPES} scopes in all")));
         }
         if self.required_scopes.is_empty() {
             return Err(invalid("required_scopes", "a service must ask for at least one scope"));
@@ -125,6 +157,30 @@ pub async fn create_service(db: &PgPool, agency_id: &str, slug: &str) -> Result<
     })
 }
 
+/// The `service.published` leaf of a version, from its columns: what publishing writes and
+/// what the gate recomputes from the rows before every read.
+///
+/// # Errors
+/// A version or retention that is negative (no row can hold one).
+pub fn published_event(
+    agency: &str,
+    slug: &str,
+    version: i32,
+    purpose: &str,
+    required: &[String],
+    optional: &[String],
+    retention_days: i32,
+) -> anyhow::Result<Event> {
+    Ok(Event::ServicePublished {
+        agency: agency.to_owned(),
+        service: slug.to_owned(),
+        version: u32::try_from(version)?,
+        purpose: purpose.to_owned(),
+        scopes: canonical_scopes(required.iter().chain(optional).cloned()),
+        retention_days: u32::try_from(retention_days)?,
+    })
+}
+
 /// Publishes the next version: the row and its `service.published` ledger entry commit
 /// together or not at all.
 ///
@@ -155,14 +211,16 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
     )
     .fetch_one(&mut *tx)
     .await?;
-    let event = Event::ServicePublished {
-        agency: service.agency_id.clone(),
-        service: service.slug.clone(),
-        version: u32::try_from(version).map_err(anyhow::Error::from)?,
-        purpose: v.purpose.clone(),
-        scopes: all_scopes,
-        retention_days: v.retention_days,
-    };
+    let retention = i32::try_from(v.retention_days).map_err(anyhow::Error::from)?;
+    let event = published_event(
+        &service.agency_id,
+        &service.slug,
+        version,
+        &v.purpose,
+        &v.required_scopes,
+        &v.optional_scopes,
+        retention,
+    )?;
     let leaf_hash = chain::tree::leaf_hash(&event.encode().map_err(anyhow::Error::from)?);
     let ledger_entry_id = crate::ledger::enqueue(&mut tx, &event).await?;
     let (mode, max_reads) = v.access_mode.column();
@@ -184,7 +242,7 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
         v.purpose,
         &v.required_scopes,
         &v.optional_scopes,
-        i32::try_from(v.retention_days).map_err(anyhow::Error::from)?,
+        retention,
         &v.districts,
         mode,
         max_reads,
@@ -209,4 +267,48 @@ pub async fn withdraw(db: &PgPool, service_id: Uuid) -> Result<(), ServiceError>
         return Err(ServiceError::NotFound);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version() -> NewVersion {
+        NewVersion {
+            name_en: "Fare capping".into(),
+            name_zh: "票价封顶".into(),
+            description_en: "Caps your fares.".into(),
+            description_zh: "封顶票价。".into(),
+            category: "transport".into(),
+            purpose: "Cap fares".into(),
+            required_scopes: vec!["transit.trips".into()],
+            optional_scopes: vec![],
+            retention_days: 30,
+            districts: vec![],
+            access_mode: AccessMode::Ongoing,
+        }
+    }
+
+    #[test]
+    fn every_text_a_resident_reads_has_a_bound_and_the_error_names_the_field() {
+        assert!(version().validate().is_ok());
+        let long = |n: usize| "字".repeat(n);
+        let cases: [(&str, NewVersion); 5] = [
+            ("name_en", NewVersion { name_en: long(MAX_NAME + 1), ..version() }),
+            ("name_zh", NewVersion { name_zh: long(MAX_NAME + 1), ..version() }),
+            ("description_en", NewVersion { description_en: long(MAX_DESCRIPTION + 1), ..version() }),
+            ("description_zh", NewVersion { description_zh: long(MAX_DESCRIPTION + 1), ..version() }),
+            ("category", NewVersion { category: long(MAX_NAME + 1), ..version() }),
+        ];
+        for (field, v) in cases {
+            match v.validate() {
+                Err(ServiceError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        // Characters, not bytes: a Chinese name of the limit's length is fine.
+        assert!(NewVersion { name_zh: long(MAX_NAME), ..version() }.validate().is_ok());
+        let many = NewVersion { districts: (0..=MAX_DISTRICTS).map(|i| format!("d{i}")).collect(), ..version() };
+        assert!(matches!(many.validate(), Err(ServiceError::Invalid { field: "districts", .. })));
+    }
 }

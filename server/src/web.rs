@@ -19,20 +19,13 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::auth::{self, Oidc};
 use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::{LedgerSettings, WitnessEndpoint};
-use crate::page_cache;
-use crate::{AppState, connect_and_migrate};
-
-/// Name of the session cookie. Distinct from the identity provider's cookie names: cookies
-/// are scoped per host, not per port, and both run on the same host in development.
-pub const SESSION_COOKIE: &str = "onecity_session";
+use crate::{AppState, connect_and_migrate, limits, page_cache, session};
 
 /// Everything the server needs, connected and ready: database (migrated), session store,
 /// discovered identity provider.
@@ -85,13 +78,8 @@ fn page_csp(state: &AppState) -> String {
 
 /// The whole application router over a ready state and session store.
 pub fn app(state: AppState, store: PostgresStore) -> Router {
-    let sessions = SessionManagerLayer::new(store)
-        .with_name(SESSION_COOKIE)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.cookie_secure)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
+    let sessions = session::layer(&state.config, store);
+    let refresh = session::refresh_interval(&state.config);
 
     let routes = generate_route_list(App);
     let context = {
@@ -100,7 +88,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         let residents: Arc<dyn app::resident::ssr::Residents> =
             Arc::new(crate::resident::ResidentService::new(state.db.clone(), state.pseudonyms.clone()));
         let agencies: Arc<dyn app::agency::ssr::Agencies> =
-            Arc::new(crate::agency::AgencyConsole::new(state.db.clone(), state.gate.clone()));
+            Arc::new(crate::agency::AgencyConsole::new(state.db.clone(), state.gate.clone(), state.pseudonyms.clone()));
         let city: Arc<dyn app::city::ssr::City> = state.city.clone();
         move || {
             provide_context(db.clone());
@@ -128,12 +116,21 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .leptos_routes_with_context(&state, routes, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
-        .layer(sessions)
-        // Outside the session layer: a page served again needs no session load of its own.
+        .layer(middleware::from_fn_with_state(state.limits.clone(), limits::layer))
+        .layer(middleware::from_fn(move |request, next| session::refresh(refresh, request, next)))
+        // Inside the session layer, keyed on the session it resolved; outside the refresh, so a
+        // page served again needs no session load (its freshness query reads the session row).
         .layer(middleware::from_fn_with_state(state.page_cache.clone(), page_cache::layer))
+        .layer(middleware::from_fn(session::private_responses))
+        .layer(sessions)
         .with_state(state.clone())
         // The agency API authenticates every request by bearer token: no sessions, no cookies.
-        .merge(crate::api::router().with_state(state));
+        // What it returns is one agency's view of residents' data: never for a cache to keep.
+        .merge(
+            crate::api::router()
+                .with_state(state)
+                .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
+        );
 
     router = router
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
@@ -218,6 +215,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         cleanup,
         tokio::spawn(crate::ledger::sequencer::run(state.db.clone(), state.ledger.clone())),
         tokio::spawn(page_cache::report(state.page_cache.clone(), Duration::from_secs(60))),
+        tokio::spawn(limits::housekeeping(state.limits.clone(), Duration::from_secs(60))),
     ];
     if let (Some(url), Some(key)) = (&state.config.ledger.anchor_rpc_url, &state.config.ledger.anchor_key) {
         use secrecy::ExposeSecret;
@@ -239,7 +237,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     tracing::info!(%listen, "onecity portal listening");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    // The peer address is the client's for the portal's rate limits (crate::limits).
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     for task in background {
         task.abort();
     }

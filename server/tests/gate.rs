@@ -55,8 +55,9 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
     );
 
     // Granted but not yet cosigned: pending, and the agency sees it pending in its list.
-    let grant =
-        grants::issue(&city.db, &key, li, fare, &s(&["transit.trips", "residence.district"]), days(30)).await.unwrap();
+    let grant = grants::issue(&city.db, &key, li, fare, None, &s(&["transit.trips", "residence.district"]), days(30))
+        .await
+        .unwrap();
     assert_eq!(grant.state, grants::GrantState::Pending);
     let (status, body) = city.api_post(&token, &path, &ask).await;
     assert_eq!((status, body["reason"].as_str()), (403, Some("pending")), "{body}");
@@ -64,18 +65,28 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
     assert_eq!(listed[0]["pseudonym"], pseudonym.as_str());
     assert_eq!(listed[0]["state"], "pending");
 
-    // Cosigned: the data comes back, restricted to the grant, under the pseudonym only.
+    // Cosigned: the data comes back, restricted to the grant, under the pseudonym only. Li's
+    // ten trips from before the grant stay out, however far back the agency asks: the grant
+    // covers what happens from its start; the three trips since are released.
     city.settle().await;
+    city.trips_now(li, 3).await;
+    let year_ago = (OffsetDateTime::now_utc() - Duration::days(365))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let history = json!({"pseudonym": pseudonym, "scopes": ["transit.trips"], "from": year_ago});
+    let (status, body) = city.api_post(&token, &path, &history).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["transit.trips"]["records"].as_array().unwrap().len(), 3, "only the grant's window");
     let (status, body) = city.api_post(&token, &path, &ask).await;
     assert_eq!(status, 200, "{body}");
     let trips = body["data"]["transit.trips"]["records"].as_array().unwrap();
-    assert_eq!(trips.len(), 10);
+    assert_eq!(trips.len(), 3);
     assert_eq!(body["data"]["transit.trips"]["kind"], "behavioral");
     assert_eq!(body["data"]["residence.district"]["value"], "harbor");
     assert!(body["data"].get("property.titles").is_none());
     let text = body.to_string();
     assert!(!text.contains(&li.to_string()), "the resident id never leaves");
-    assert_eq!(receipts(&city, li).await, 1);
+    assert_eq!(receipts(&city, li).await, 2);
 
     // The receipt is in the ledger; once cosigned its bundle verifies offline.
     let receipt = body["receipt_id"].as_str().unwrap();
@@ -100,7 +111,7 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
     grants::revoke(&city.db, &key, li, grant.grant_id).await.unwrap();
     let (status, body) = city.api_post(&token, &path, &ask).await;
     assert_eq!((status, body["reason"].as_str()), (403, Some("revoked")));
-    assert_eq!(receipts(&city, li).await, 1, "a denied read leaves no receipt");
+    assert_eq!(receipts(&city, li).await, 2, "a denied read leaves no receipt");
     let (_, listed) = city.api_get(&token, &format!("/api/v1/services/{fare}/grants")).await;
     assert_eq!(listed.as_array().unwrap().len(), 0, "a revoked grant is no longer listed");
     city.shutdown().await;
@@ -122,8 +133,9 @@ async fn every_denial_reason_is_produced_for_real(_p: PgPoolOptions, opts: PgCon
     };
 
     // Narrowed scope: Li drops the district; asking for it is scope_not_granted.
-    let g =
-        grants::issue(&city.db, &key, li, fare, &s(&["transit.trips", "residence.district"]), days(30)).await.unwrap();
+    let g = grants::issue(&city.db, &key, li, fare, None, &s(&["transit.trips", "residence.district"]), days(30))
+        .await
+        .unwrap();
     let narrowed = grants::narrow(&city.db, &key, li, g.grant_id, Some(&s(&["transit.trips"])), None).await.unwrap();
     assert_eq!(narrowed.replaces, Some(g.grant_id));
     // Maria's grant ends two seconds from now.
@@ -132,13 +144,14 @@ async fn every_denial_reason_is_produced_for_real(_p: PgPoolOptions, opts: PgCon
         &key,
         maria,
         fare,
+        None,
         &s(&["transit.trips"]),
         OffsetDateTime::now_utc() + Duration::seconds(2),
     )
     .await
     .unwrap();
     // Chen grants the one-off senior clinic.
-    grants::issue(&city.db, &key, chen, clinic, &s(&["identity.age_over_65"]), days(30)).await.unwrap();
+    grants::issue(&city.db, &key, chen, clinic, None, &s(&["identity.age_over_65"]), days(30)).await.unwrap();
     city.settle().await;
 
     let (p, b) = read(fare, li, &["transit.trips", "residence.district"]);
@@ -197,8 +210,8 @@ async fn rows_edited_behind_the_servers_back_are_caught(_p: PgPoolOptions, opts:
     let fare = city.service("fare-capping").await;
     let (li, maria) = (city.resident("li").await, city.resident("maria").await);
     let token = city.transit_token().await;
-    let gl = grants::issue(&city.db, &key, li, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
-    let gm = grants::issue(&city.db, &key, maria, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
+    let gl = grants::issue(&city.db, &key, li, fare, None, &s(&["transit.trips"]), days(30)).await.unwrap();
+    let gm = grants::issue(&city.db, &key, maria, fare, None, &s(&["transit.trips"]), days(30)).await.unwrap();
     city.settle().await;
     let path = format!("/api/v1/services/{fare}/reads");
     let ask = |r: Uuid, scopes: &[&str]| json!({"pseudonym": key.pseudonym(r, fare).to_hex(), "scopes": scopes});
@@ -246,7 +259,7 @@ async fn rows_edited_behind_the_servers_back_are_caught(_p: PgPoolOptions, opts:
 
     // Delete a cosigned revocation: the status map still says revoked.
     let chen = city.resident("chen").await;
-    let gc = grants::issue(&city.db, &key, chen, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
+    let gc = grants::issue(&city.db, &key, chen, fare, None, &s(&["transit.trips"]), days(30)).await.unwrap();
     city.settle().await;
     grants::revoke(&city.db, &key, chen, gc.grant_id).await.unwrap();
     city.settle().await;
@@ -278,9 +291,9 @@ async fn receipts_match_successful_reads_under_concurrent_load(_p: PgPoolOptions
     let (status, body) = city.api_post(&token, &format!("/api/v1/services/{planner}/versions"), &version).await;
     assert_eq!((status, body["version"].as_i64()), (201, Some(1)), "{body}");
     let (li, chen) = (city.resident("li").await, city.resident("chen").await);
-    grants::issue(&city.db, &key, li, planner, &s(&["transit.trips"]), days(30)).await.unwrap();
+    grants::issue(&city.db, &key, li, planner, None, &s(&["transit.trips"]), days(30)).await.unwrap();
     let clinic = city.service("senior-clinic").await;
-    grants::issue(&city.db, &key, chen, clinic, &s(&["identity.age_over_65"]), days(30)).await.unwrap();
+    grants::issue(&city.db, &key, chen, clinic, None, &s(&["identity.age_over_65"]), days(30)).await.unwrap();
     city.settle().await;
     let health = city.health_token().await;
 
@@ -288,7 +301,7 @@ async fn receipts_match_successful_reads_under_concurrent_load(_p: PgPoolOptions
     // allows 4 reads a day.
     let maria = city.resident("maria").await;
     let fare = city.service("fare-capping").await;
-    grants::issue(&city.db, &key, maria, fare, &s(&["transit.trips"]), days(30)).await.unwrap();
+    grants::issue(&city.db, &key, maria, fare, None, &s(&["transit.trips"]), days(30)).await.unwrap();
     city.settle().await;
     let mut tasks = Vec::new();
     for i in 0..60 {
@@ -394,5 +407,63 @@ async fn a_revocation_racing_reads_wins_and_nothing_fails(_p: PgPoolOptions, opt
         }
         assert_eq!(receipts(&city, li).await, served, "round {round}: one receipt per served read");
     }
+    city.shutdown().await;
+}
+
+/// Edits the gate's counts and the service's owner cannot be made in the database without the
+/// gate noticing: a service handed to another agency (the agency is in the cosigned
+/// `service.published` leaf the grant points at), and receipts deleted to reset a daily limit
+/// (receipts are append-only, and their rows are compared with their ledger entries).
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_service_handed_to_another_agency_or_receipts_deleted_are_caught(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let fare = city.service("fare-capping").await;
+    let li = city.resident("li").await;
+    let grant = city.grant(li, fare, &["transit.trips"], 30).await;
+    city.settle().await;
+    let (transit, health) = (city.transit_token().await, city.health_token().await);
+    let path = format!("/api/v1/services/{fare}/reads");
+    let ask = json!({"pseudonym": city.pseudonym(li, fare), "scopes": ["transit.trips"]});
+    assert_eq!(city.api_post(&transit, &path, &ask).await.0, 200);
+
+    // Hand fare capping, with Li's grant, to the health department.
+    sqlx::query("update service set agency_id = 'health-department' where service_id = $1")
+        .bind(fare)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let (status, body) = city.api_post(&health, &path, &ask).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "{body}");
+    let raised = alarms(&city, "grant_integrity").await;
+    assert!(raised.iter().any(|d| d.contains("service.published")), "{raised:?}");
+    let (status, body) = city.api_post(&transit, &path, &ask).await;
+    assert_eq!(status, 404, "not the transit authority's service now: {body}");
+    sqlx::query("update service set agency_id = 'transit-authority' where service_id = $1")
+        .bind(fare)
+        .execute(&city.db)
+        .await
+        .unwrap();
+
+    // Fare capping allows four reads a day: three more, then the limit.
+    for _ in 0..3 {
+        assert_eq!(city.api_post(&transit, &path, &ask).await.0, 200);
+    }
+    let (status, body) = city.api_post(&transit, &path, &ask).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("frequency_exceeded")), "{body}");
+    // Deleting receipts is refused; with triggers off it happens, and is caught.
+    let deleted =
+        sqlx::query("delete from access_receipt where data_grant_id = $1").bind(grant.grant_id).execute(&city.db).await;
+    assert!(deleted.is_err(), "receipts are append-only");
+    let mut attacker = common::behind_the_servers_back(&city.db).await;
+    sqlx::query("delete from access_receipt where data_grant_id = $1")
+        .bind(grant.grant_id)
+        .execute(&mut attacker)
+        .await
+        .unwrap();
+    let (status, body) = city.api_post(&transit, &path, &ask).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "the limit is not reset: {body}");
+    let raised = alarms(&city, "receipt_deleted").await;
+    assert!(raised.iter().any(|d| d.contains(&grant.grant_id.to_string())), "{raised:?}");
+    assert_eq!(receipts(&city, li).await, 0, "and nothing more was read");
     city.shutdown().await;
 }

@@ -159,9 +159,19 @@ async fn tampering_with_stored_leaves_or_hashes_raises_an_alarm_and_stops_signin
     seq.integrate_batch().await.unwrap();
     drop(seq);
 
+    // The entries table refuses edits (migration 0013); an attacker turns its triggers off.
+    let mut attacker = common::behind_the_servers_back(&db).await;
+    assert!(
+        sqlx::query("update ledger_entry set body = $1 where leaf_index = 1")
+            .bind(grant(42).encode().unwrap())
+            .execute(&db)
+            .await
+            .is_err(),
+        "ledger entries are append-only"
+    );
     sqlx::query("update ledger_entry set body = $1 where leaf_index = 1")
         .bind(grant(42).encode().unwrap())
-        .execute(&db)
+        .execute(&mut attacker)
         .await
         .unwrap();
     let checkpoints_before: i64 =
@@ -180,7 +190,7 @@ async fn tampering_with_stored_leaves_or_hashes_raises_an_alarm_and_stops_signin
     // Put the entry back, break a stored hash instead: the other check catches it.
     sqlx::query("update ledger_entry set body = $1 where leaf_index = 1")
         .bind(grant(2).encode().unwrap())
-        .execute(&db)
+        .execute(&mut attacker)
         .await
         .unwrap();
     sqlx::query("update ledger_alarm set resolved_at = now()").execute(&db).await.unwrap();

@@ -183,3 +183,62 @@ async fn health_readiness_and_security_headers(db: PgPool) {
     assert_eq!(client.get(format!("{}/readyz", portal.url)).send().await.unwrap().status(), 503);
     assert_eq!(client.get(format!("{}/healthz", portal.url)).send().await.unwrap().status(), 200);
 }
+
+/// The idle timeout is an idle timeout (#21): tower-sessions moves a session's stored expiry
+/// only when the session is saved, so a session that is only read used to expire a fixed time
+/// after sign-in, however busy its owner. With a one-minute idle time, a resident who keeps
+/// reading for 75 seconds stays signed in; one who stops for longer than a minute does not.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_session_in_use_outlives_the_idle_time_and_an_idle_one_does_not(db: PgPool) {
+    let portal =
+        Portal::start_with(db.clone(), common::TempDir::new("keys"), &["--session-idle-minutes=1".to_owned()]).await;
+    let client = browser();
+    common::sign_in(&client, &portal, "resident1").await;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(75) {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let who = me(&client, &portal).await;
+        assert_eq!(who["name"], "Li Wei", "signed in after {:?} of use", started.elapsed());
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(65)).await;
+    assert!(me(&client, &portal).await.is_null(), "signed out after a minute without a request");
+}
+
+/// Unauthenticated work is bounded (#21): every `GET /auth/login` writes a session row and
+/// every proof bundle costs map proofs and signature checks, so both are limited per client
+/// address; server functions of a signed-in browser have a budget of their own, per session.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn sign_in_starts_bundles_and_server_functions_are_rate_limited(db: PgPool) {
+    let portal =
+        Portal::start_with(db.clone(), common::TempDir::new("keys"), &["--portal-rate-per-minute=60".to_owned()]).await;
+    let resident = browser();
+    common::sign_in(&resident, &portal, "resident1").await;
+    let sessions_before: i64 =
+        sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
+
+    // A burst of sign-in starts from one address: bursts of a tenth of the budget, then 429.
+    let flood = browser();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let resp = flood.get(format!("{}/auth/login", portal.url)).send().await.unwrap();
+        if resp.status() == 429 {
+            assert!(resp.headers().get("retry-after").is_some(), "429 says when to come back");
+            refused += 1;
+        } else {
+            assert!(resp.status().is_redirection(), "{}", resp.status());
+        }
+    }
+    assert!(refused >= 10, "{refused} of 20 refused");
+    // The same address's proof bundles share that budget.
+    let bundle = reqwest::get(format!("{}/ledger/bundle/0", portal.url)).await.unwrap();
+    assert_eq!(bundle.status(), 429);
+    let sessions: i64 = sqlx::query_scalar("select count(*) from tower_sessions.session").fetch_one(&db).await.unwrap();
+    assert!(sessions - sessions_before <= 20 - refused, "a refused start writes no session row");
+
+    // The signed-in resident's server functions are counted against their session, not the
+    // address.
+    for i in 0..4 {
+        let who = me(&resident, &portal).await;
+        assert_eq!(who["name"], "Li Wei", "call {i}");
+    }
+}

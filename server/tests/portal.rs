@@ -358,3 +358,68 @@ async fn a_reloaded_home_page_is_the_same_until_something_it_shows_changes(_p: P
     assert!(!page.contains("Li Wei"), "no resident's page without a session");
     city.shutdown().await;
 }
+
+/// The attack of the review (#21): a request carrying a resident's session cookie plus cookies
+/// that the page cache once read differently from the session layer (a non-ASCII cookie in the
+/// same header, the name with a space before `=`, the name percent-encoded). The session layer
+/// resolved the resident's session and the app rendered their My City; the cache, reading no
+/// session, kept it as the public home page, and every signed-out visitor got it. Now the cache
+/// keys on the session the layer resolved and keeps nothing for ambiguous cookies, and
+/// personalized responses say `Cache-Control: private, no-store`.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_residents_page_is_never_served_to_anyone_else(_p: PgPoolOptions, opts: PgConnectOptions) {
+    use reqwest::cookie::CookieStore;
+    use std::sync::Arc;
+    let mut city = City::start(&opts, &[]).await;
+    server::seed::seed_places(&city.db).await.unwrap();
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let li = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    sign_in(&li, &city.portal, "resident1").await;
+    let issuer = city.portal.idp.issuer.clone();
+    server::seed::seed_residents(&city.db, &issuer, &city.portal.state.pseudonyms).await.unwrap();
+    city.settle().await;
+    let url: reqwest::Url = format!("{}/", city.portal.url).parse().unwrap();
+    let session = common::session_cookie(jar.cookies(&url).as_ref()).expect("a session cookie");
+    let (_, mine) = home(&li, &city, "en").await;
+    assert!(mine.contains("Li Wei"), "resident1's own city");
+
+    let attacks: [Vec<Vec<u8>>; 4] = [
+        vec![format!("onecity_session={session}; tracker=caf\u{e9}").into_bytes()],
+        vec![format!("onecity_session ={session}").into_bytes()],
+        vec![format!("onecity%5Fsession={session}").into_bytes()],
+        vec![b"tracker=caf\xc3\xa9".to_vec(), format!("onecity_session={session}").into_bytes()],
+    ];
+    let raw = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for cookies in attacks {
+        let mut request = raw.get(url.clone()).header("accept-language", "en");
+        for c in &cookies {
+            request = request.header(reqwest::header::COOKIE, reqwest::header::HeaderValue::from_bytes(c).unwrap());
+        }
+        let victim = request.send().await.unwrap();
+        assert_eq!(victim.status(), 200);
+        assert_eq!(victim.headers()["cache-control"], "private, no-store", "a personalized page");
+        let page = victim.text().await.unwrap();
+        assert!(
+            page.contains("Li Wei"),
+            "the session layer reads this session: {:?}",
+            String::from_utf8_lossy(&cookies[0])
+        );
+        // Twice, so a kept page would be served from memory.
+        for _ in 0..2 {
+            let (_, public) = home(&browser(), &city, "en").await;
+            assert!(!public.contains("Li Wei"), "resident1's city served to a signed-out visitor after {cookies:?}");
+        }
+    }
+    // The resident's own reloads are still served from memory, under their own session.
+    let before = city.portal.state.page_cache.stats();
+    let (_, again) = home(&li, &city, "en").await;
+    assert!(again.contains("Li Wei"));
+    assert_eq!(city.portal.state.page_cache.stats().reused, before.reused + 1);
+    let resp = li.get(url.clone()).send().await.unwrap();
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    city.shutdown().await;
+}

@@ -26,6 +26,7 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
     assert_eq!(status, 200, "{offers}");
     let offer = offers.as_array().unwrap().iter().find(|o| o["service_id"] == fare.to_string()).unwrap();
     assert_eq!((offer["required_scopes"].clone(), offer["granted"].clone()), (json!(["transit.trips"]), Value::Null));
+    let version = offer["version"].to_string();
 
     // Bad input names the field; nothing is written.
     let (status, err) = city
@@ -34,6 +35,7 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
             "me/grants/issue",
             &[
                 ("service_id", fare.to_string()),
+                ("version", version.clone()),
                 ("scopes[0]", "transit.trips".into()),
                 ("valid_until", "next week".into()),
             ],
@@ -46,6 +48,7 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
             "me/grants/issue",
             &[
                 ("service_id", fare.to_string()),
+                ("version", version.clone()),
                 ("scopes[0]", "residence.district".into()),
                 ("valid_until", in_days(30)),
             ],
@@ -65,6 +68,7 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
             "me/grants/issue",
             &[
                 ("service_id", fare.to_string()),
+                ("version", version.clone()),
                 ("scopes[0]", "transit.trips".into()),
                 ("scopes[1]", "residence.district".into()),
                 ("valid_until", in_days(30)),
@@ -120,6 +124,11 @@ async fn a_resident_manages_grants_and_sees_every_read_with_a_proof(_p: PgPoolOp
         city.server_fn(&li, "me/grants/extend", &[("grant_id", grant_id.clone()), ("valid_until", in_days(90))]).await;
     assert_eq!((status, err.get("Conflict").is_some()), (409, true), "a replaced grant cannot change: {err}");
     let extended_id = extended["grant_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (narrowed["valid_from"].clone(), extended["valid_from"].clone()),
+        (grant["valid_from"].clone(), grant["valid_from"].clone()),
+        "narrowing and extending continue the consent from where it started"
+    );
     let (status, revoked) = city.server_fn(&li, "me/grants/revoke", &[("grant_id", extended_id.clone())]).await;
     assert_eq!((status, revoked["state"].as_str()), (200, Some("revoked")));
     let (_, history) = city.server_fn(&li, "me/grants", &[]).await;
@@ -212,5 +221,61 @@ async fn the_demo_residents_are_seeded_once_and_their_grants_pass_the_gate(_p: P
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["residence.district"]["value"], "harbor");
     assert!(body["data"]["transit.trips"]["records"].as_array().unwrap().len() > 20);
+    city.shutdown().await;
+}
+
+/// The attack of the review (#21): the consent form showed version 1 (its purpose, mode and
+/// retention); the agency published version 2 before the resident confirmed; the grant bound
+/// them to version 2. Now the form carries the version it showed, and a grant of anything
+/// else is refused with a message naming both, and nothing is written.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn consent_binds_only_to_the_terms_the_resident_was_shown(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let city = City::start(&opts, &[]).await;
+    let li = browser();
+    sign_in(&li, &city.portal, "resident1").await;
+    let fare = city.service("fare-capping").await;
+    let (_, offers) = city.server_fn(&li, "me/offers", &[]).await;
+    let shown = offers.as_array().unwrap().iter().find(|o| o["service_id"] == fare.to_string()).unwrap().clone();
+    let shown_version = shown["version"].as_i64().unwrap();
+
+    // Meanwhile the agency publishes wider terms.
+    let wider = server::services::NewVersion {
+        name_en: "Fare capping".into(),
+        name_zh: "票价封顶".into(),
+        description_en: "Now with marketing.".into(),
+        description_zh: "现在包括营销。".into(),
+        category: "transport".into(),
+        purpose: "Cap fares and send offers from partners".into(),
+        required_scopes: vec!["transit.trips".into()],
+        optional_scopes: vec![],
+        retention_days: 3650,
+        districts: vec![],
+        access_mode: server::services::AccessMode::Ongoing,
+    };
+    let published = server::services::publish_version(&city.db, fare, &wider).await.unwrap();
+    assert_eq!(i64::from(published.version), shown_version + 1);
+
+    let form = |version: i64| {
+        vec![
+            ("service_id", fare.to_string()),
+            ("version", version.to_string()),
+            ("scopes[0]", "transit.trips".to_owned()),
+            ("valid_until", in_days(30)),
+        ]
+    };
+    let (status, err) = city.server_fn(&li, "me/grants/issue", &form(shown_version)).await;
+    assert_eq!(status, 409, "{err}");
+    let message = err["Conflict"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("version {}", shown_version + 1))
+            && message.contains(&format!("version {shown_version}")),
+        "{message}"
+    );
+    let grants: i64 = sqlx::query_scalar("select count(*) from data_grant").fetch_one(&city.db).await.unwrap();
+    assert_eq!(grants, 0, "nothing granted");
+
+    // Shown the new terms, the resident can agree to them.
+    let (status, grant) = city.server_fn(&li, "me/grants/issue", &form(shown_version + 1)).await;
+    assert_eq!((status, grant["version"].as_i64()), (200, Some(shown_version + 1)), "{grant}");
     city.shutdown().await;
 }

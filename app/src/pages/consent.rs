@@ -76,6 +76,9 @@ fn ConsentForm(offer: OfferView, scopes: Vec<ScopeView>) -> impl IntoView {
             {offer.granted.is_some().then(|| view! { <p class="note">{t.consent_already}</p> })}
             <ActionForm action attr:id="consent-form" attr:class="stack">
                 <input type="hidden" name="service_id" value=offer.service_id.to_string() />
+                // The terms shown here: a newer version published meanwhile is refused, not
+                // silently agreed to.
+                <input type="hidden" name="version" value=offer.version.to_string() />
                 <dl class="facts">
                     <div>
                         <dt>{t.consent_who}</dt>

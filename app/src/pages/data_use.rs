@@ -193,7 +193,7 @@ fn Body(data: DataUse, filter: Filter) -> impl IntoView {
                                 .enumerate()
                                 .map(|(i, r)| {
                                     let proof = if i < CHECKED {
-                                        view! { <VerifyBadge leaf_index=r.leaf_index expect=Expect::Receipt /> }.into_any()
+                                        view! { <VerifyBadge leaf_index=r.leaf_index expect=Expect::receipt(&r) /> }.into_any()
                                     } else {
                                         r.leaf_index
                                             .map(|ix| {

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use uuid::Uuid;
 
 use crate::city::MapView;
 use crate::error::AppError;
 use crate::i18n::{use_locale, use_messages};
-use crate::resident::ScopeView;
+use crate::resident::{GrantView, ReceiptView, ScopeView};
 
 /// An error as a person should read it: sign in when signed out, the field and the problem
 /// when a form was wrong, the gate's reason when it refused.
@@ -272,13 +273,39 @@ pub fn scope_text(catalogue: &[ScopeView], key: &str) -> String {
         .map_or_else(|| key.to_owned(), |s| locale.pick(&s.description_en, &s.description_zh).to_owned())
 }
 
-/// What a proof should show for the badge to be green.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a proof should show for the badge to be green: the entry's type and every field the
+/// page shows beside the badge, which the verified entry must hold too (a row edited in the
+/// database keeps a valid proof of its index, but no longer matches it).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect {
     /// A `grant.issued` entry: the badge also reports the grant's status in the ledger.
-    Grant,
+    Grant { grant_id: Uuid, scopes: Vec<String>, purpose: String, valid_from: String, valid_until: String },
     /// An `access.receipt` entry.
-    Receipt,
+    Receipt { grant_id: Uuid, reader: String, scopes: Vec<String>, purpose: String, read_at: String },
+}
+
+impl Expect {
+    #[must_use]
+    pub fn grant(g: &GrantView) -> Self {
+        Self::Grant {
+            grant_id: g.grant_id,
+            scopes: g.scopes.clone(),
+            purpose: g.purpose.clone(),
+            valid_from: g.valid_from.clone(),
+            valid_until: g.valid_until.clone(),
+        }
+    }
+
+    #[must_use]
+    pub fn receipt(r: &ReceiptView) -> Self {
+        Self::Receipt {
+            grant_id: r.grant_id,
+            reader: r.reader.clone(),
+            scopes: r.scopes.clone(),
+            purpose: r.purpose.clone(),
+            read_at: r.read_at.clone(),
+        }
+    }
 }
 
 /// A badge the browser computes itself: it fetches the entry's proof bundle and the ledger's
@@ -296,6 +323,7 @@ pub fn VerifyBadge(leaf_index: Option<i64>, expect: Expect) -> impl IntoView {
     // the hydrating browser agree on the placeholder.
     let (badge, set_badge) = signal(None::<(&'static str, &'static str, String)>);
     Effect::new(move |_| {
+        let expect = expect.clone();
         leptos::task::spawn_local(async move {
             let shown = match crate::verify::verify_entry(index, expect).await {
                 Ok(v) => v.badge(locale),

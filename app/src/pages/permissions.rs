@@ -160,7 +160,7 @@ fn GrantCard(
                 <div>
                     <dt>{t.col_proof}</dt>
                     <dd>
-                        <VerifyBadge leaf_index=g.leaf_index expect=Expect::Grant />
+                        <VerifyBadge leaf_index=g.leaf_index expect=Expect::grant(&g) />
                     </dd>
                 </div>
             </dl>
@@ -261,7 +261,7 @@ fn GrantCard(
                                                 " · "
                                                 {h.scopes.iter().map(|s| scope_text(&history_scopes, s)).collect::<Vec<_>>().join("; ")}
                                                 " "
-                                                <VerifyBadge leaf_index=h.leaf_index expect=Expect::Grant />
+                                                <VerifyBadge leaf_index=h.leaf_index expect=Expect::grant(&h) />
                                             </li>
                                         }
                                     })

@@ -54,7 +54,7 @@ pub enum TokenError {
     Keys(#[source] anyhow::Error),
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Claims {
     client_id: Option<String>,
     sub: String,
@@ -122,11 +122,7 @@ impl TokenVerifier {
         }
         let kid = header.kid.ok_or_else(|| TokenError::Invalid("the token names no key (kid)".into()))?;
         let key = self.key(&kid).await?;
-        let mut v = Validation::new(header.alg);
-        v.set_audience(&[&self.audience]);
-        v.set_issuer(&[&self.issuer]);
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        v.leeway = 30;
+        let v = validation(header.alg, &self.audience, &self.issuer);
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &v)
             .map_err(|e| TokenError::Invalid(format!("the token is not valid: {e}")))?
             .claims;
@@ -136,5 +132,50 @@ impl TokenVerifier {
             client_id: claims.client_id.unwrap_or(claims.sub),
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
         })
+    }
+}
+
+/// What a token's claims must satisfy besides its signature: our audience and the provider's
+/// issuer, `exp` in the future and, when the token has one, `nbf` in the past (RFC 7519 §4.1.5:
+/// a token must not be accepted before its not-before time), with 30 s of clock skew.
+fn validation(alg: Algorithm, audience: &str, issuer: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[issuer]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.validate_nbf = true;
+    v.leeway = 30;
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    /// The claim checks alone, with a shared-secret key standing in for the provider's.
+    fn check(claims: &serde_json::Value) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let secret = b"test-only secret";
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))?;
+        let v = validation(Algorithm::HS256, "https://city.example/api/v1", "https://idp.example");
+        jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(secret), &v).map(|d| d.claims)
+    }
+
+    #[test]
+    fn a_token_is_refused_before_its_not_before_time_and_after_its_expiry() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = |nbf: u64, exp: u64| {
+            json!({"sub": "agency-transit", "iss": "https://idp.example", "aud": "https://city.example/api/v1",
+                   "scope": "services:read", "nbf": nbf, "exp": exp})
+        };
+        assert!(check(&claims(now - 10, now + 300)).is_ok());
+        let early = check(&claims(now + 3600, now + 7200)).unwrap_err();
+        assert_eq!(*early.kind(), jsonwebtoken::errors::ErrorKind::ImmatureSignature);
+        let late = check(&claims(now - 7200, now - 3600)).unwrap_err();
+        assert_eq!(*late.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature);
+        let mut wrong_audience = claims(now - 10, now + 300);
+        wrong_audience["aud"] = json!("https://other.example/api/v1");
+        assert!(check(&wrong_audience).is_err());
     }
 }

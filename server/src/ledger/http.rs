@@ -61,22 +61,18 @@ async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Result
         }
         _ => "public, max-age=60",
     };
+    // A tile beyond the integrated tree, or one no tree of 2^64 leaves could hold, is not there.
+    if leaves_needed(tile).is_none_or(|needed| needed > size) {
+        return Err(Error::NotFound);
+    }
     let body = match tile {
-        TilePath::Hash { level, index, width } => {
-            // The tile's last hash is node (index*256 + width - 1) at tree level 8*level.
-            let needed = (index * 256 + u64::from(width)).checked_shl(8 * u32::from(level)).unwrap_or(u64::MAX);
-            if level >= 8 || needed > size {
-                return Err(Error::NotFound);
-            }
+        TilePath::Hash { .. } => {
             let mut conn = state.db.acquire().await?;
             with_stored_hashes(&mut conn, |r| read_tile_data(tile, r)).await?
         }
         TilePath::Entries { index, width } => {
-            let first = index * 256;
+            let first = index * u64::from(TILE_WIDTH);
             let end = first + u64::from(width);
-            if end > size {
-                return Err(Error::NotFound);
-            }
             let (first, end) =
                 (i64::try_from(first).map_err(anyhow::Error::from)?, i64::try_from(end).map_err(anyhow::Error::from)?);
             let bodies: Vec<Vec<u8>> = sqlx::query_scalar!(
@@ -100,6 +96,24 @@ async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Result
         body,
     )
         .into_response())
+}
+
+/// How many leaves the tree must have for `tile` to exist, or `None` when no tree can hold it
+/// (an index so large that the arithmetic overflows, or a level above the tree's 64 bits).
+/// Tile indexes come from the URL: every step is checked.
+fn leaves_needed(tile: TilePath) -> Option<u64> {
+    let (level, index, width) = match tile {
+        TilePath::Hash { level, index, width } => (level, index, width),
+        TilePath::Entries { index, width } => (0, index, width),
+    };
+    if level >= 8 {
+        return None;
+    }
+    // The tile's last hash is node (index*256 + width - 1) at tree level 8*level.
+    let nodes = index.checked_mul(u64::from(TILE_WIDTH))?.checked_add(u64::from(width))?;
+    let shift = 8 * u32::from(level);
+    let leaves = nodes.checked_shl(shift)?;
+    (leaves >> shift == nodes).then_some(leaves)
 }
 
 /// The log's verifier key, then each witness's, then `quorum K`: all an independent
@@ -276,4 +290,26 @@ async fn metrics(State(state): State<AppState>) -> Result<Response> {
     }
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], out)
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_no_tree_can_hold_are_refused_instead_of_overflowing() {
+        let tile = |p: &str| TilePath::parse(p).unwrap();
+        assert_eq!(leaves_needed(tile("tile/0/000")), Some(256));
+        assert_eq!(leaves_needed(tile("tile/0/001.p/5")), Some(256 + 5));
+        assert_eq!(leaves_needed(tile("tile/1/000")), Some(256 * 256));
+        assert_eq!(leaves_needed(tile("tile/entries/002.p/3")), Some(512 + 3));
+        // index * 256 overflows u64: before, a panic in debug builds and a bogus (immutable!)
+        // tile in release builds.
+        let huge = "tile/0/x072/x057/x594/x037/x927/935";
+        assert_eq!(leaves_needed(tile(huge)), None, "{huge}");
+        assert_eq!(leaves_needed(tile("tile/entries/x072/x057/x594/x037/x927/935")), None);
+        // A shift that drops high bits: a full tile at level 7 needs 2^64 leaves.
+        assert_eq!(leaves_needed(tile("tile/7/000")), None);
+        assert_eq!(leaves_needed(tile("tile/7/000.p/1")), Some(1 << 56));
+    }
 }

@@ -16,6 +16,9 @@ use crate::witness::{WitnessReply, parse_witness_reply};
 
 /// How long one witness may take to answer.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest reply read from a witness. A cosignature reply is a few hundred bytes; a witness
+/// (run by another organisation) must not be able to make the sequencer buffer more.
+const MAX_REPLY: usize = 16 * 1024;
 
 /// What one witness said.
 enum Answer {
@@ -24,7 +27,19 @@ enum Answer {
     Conflict(u64),
     /// 422: the witness found our checkpoint inconsistent with one it cosigned.
     Inconsistent(String),
-    Failed(String),
+    Failed(Failure),
+}
+
+/// Why a witness did not cosign: `public` is what `/ledger/status` and the Transparency page
+/// show (a class of our own wording, never the witness's text or our internal URLs), `detail`
+/// what the operators' log gets.
+struct Failure {
+    public: String,
+    detail: String,
+}
+
+fn failed(public: impl Into<String>, detail: impl Into<String>) -> Answer {
+    Answer::Failed(Failure { public: public.into(), detail: detail.into() })
 }
 
 /// Sends the newest checkpoint to the witnesses that have not cosigned it yet and records
@@ -76,7 +91,7 @@ async fn try_cosign_latest(db: &PgPool, settings: &LedgerSettings) -> anyhow::Re
                     other => return (w, old, other),
                 }
             }
-            (w, old, Answer::Failed("witness keeps reporting another size".into()))
+            (w, old, failed("keeps reporting another size", "witness keeps reporting another size"))
         }
     }))
     .await;
@@ -99,12 +114,16 @@ async fn try_cosign_latest(db: &PgPool, settings: &LedgerSettings) -> anyhow::Re
                 .execute(&mut *conn)
                 .await?;
             }
-            Answer::Conflict(theirs) => record_error(&mut conn, name, &format!("witness is at size {theirs}")).await?,
-            Answer::Inconsistent(detail) => {
-                record_error(&mut conn, name, &detail).await?;
-                raise_alarm(&mut conn, "witness_inconsistency", &format!("{name}: {detail}")).await?;
+            Answer::Conflict(theirs) => {
+                let public = format!("witness is at size {theirs}");
+                record_error(&mut conn, name, &public, &public).await?;
             }
-            Answer::Failed(detail) => record_error(&mut conn, name, &detail).await?,
+            Answer::Inconsistent(detail) => {
+                let public = format!("refused checkpoint {size} as inconsistent");
+                record_error(&mut conn, name, &public, &detail).await?;
+                raise_alarm(&mut conn, "witness_inconsistency", &format!("{name}: {public}")).await?;
+            }
+            Answer::Failed(Failure { public, detail }) => record_error(&mut conn, name, &public, &detail).await?,
         }
     }
 
@@ -131,7 +150,8 @@ async fn try_cosign_latest(db: &PgPool, settings: &LedgerSettings) -> anyhow::Re
     Ok(())
 }
 
-async fn record_error(conn: &mut sqlx::PgConnection, name: &str, detail: &str) -> anyhow::Result<()> {
+/// Logs `detail` for the operators and keeps `public` as the witness's last error.
+async fn record_error(conn: &mut sqlx::PgConnection, name: &str, public: &str, detail: &str) -> anyhow::Result<()> {
     tracing::warn!(witness = name, detail, "witness did not cosign");
     sqlx::query!(
         // language=PostgreSQL
@@ -140,7 +160,7 @@ async fn record_error(conn: &mut sqlx::PgConnection, name: &str, detail: &str) -
         on conflict (name) do update set last_error = $2, updated_at = now()
         "#,
         name,
-        detail
+        public
     )
     .execute(&mut *conn)
     .await?;
@@ -162,25 +182,36 @@ async fn add_checkpoint(
     };
     let proof = match proof {
         Ok(p) => p,
-        Err(e) => return Answer::Failed(format!("cannot build consistency proof: {e:#}")),
+        Err(e) => return failed("the log could not build a consistency proof", format!("consistency proof: {e:#}")),
     };
     let body = AddCheckpointRequest { old_size: old, proof, checkpoint: checkpoint.clone() }.to_bytes();
-    let resp = match http.post(format!("{}/add-checkpoint", w.url)).body(body).send().await {
+    let mut resp = match http.post(format!("{}/add-checkpoint", w.url)).body(body).send().await {
         Ok(r) => r,
-        Err(e) => return Answer::Failed(format!("unreachable: {e}")),
+        Err(e) if e.is_timeout() => return failed("timed out", format!("timed out: {e}")),
+        Err(e) => return failed("unreachable", format!("unreachable: {e}")),
     };
     let status = resp.status().as_u16();
-    let body = match resp.bytes().await {
-        Ok(b) => b,
-        Err(e) => return Answer::Failed(format!("answer cut off: {e}")),
-    };
+    if resp.content_length().is_some_and(|n| n > MAX_REPLY as u64) {
+        return failed("reply too large", format!("reply of {:?} bytes", resp.content_length()));
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_REPLY => body.extend_from_slice(&chunk),
+            Ok(Some(_)) => return failed("reply too large", format!("reply over {MAX_REPLY} bytes")),
+            Ok(None) => break,
+            Err(e) => return failed("reply cut off", format!("answer cut off: {e}")),
+        }
+    }
     match parse_witness_reply(status, &body) {
         Ok(WitnessReply::Cosigned(sigs)) => Answer::Cosigned(sigs),
         Ok(WitnessReply::Conflict { latest_size }) => Answer::Conflict(latest_size),
         Ok(WitnessReply::Refused { status: 422, message }) => {
             Answer::Inconsistent(format!("rejected checkpoint {size} as inconsistent: {message}"))
         }
-        Ok(WitnessReply::Refused { status, message }) => Answer::Failed(format!("HTTP {status}: {message}")),
-        Err(e) => Answer::Failed(format!("{e:#}")),
+        Ok(WitnessReply::Refused { status, message }) => {
+            failed(format!("refused (HTTP {status})"), format!("HTTP {status}: {message}"))
+        }
+        Err(e) => failed("malformed reply", format!("{e:#}")),
     }
 }

@@ -120,12 +120,15 @@ pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::P
         tx.commit().await?;
         created += 1;
         if subject == "resident1" {
-            let until = now + Duration::days(90);
+            // Given two months ago: the gate releases only what a grant's window covers, and the
+            // demo's agencies should have this resident's recent trips to read.
+            let (since, until) = (now - Duration::days(60), now + Duration::days(90));
             let fare = service_id(db, "fare-capping").await?;
             let scopes = ["transit.trips".to_owned(), "residence.district".to_owned()];
-            crate::grants::issue(db, key, resident, fare, &scopes, until).await?;
+            crate::grants::issue_backdated(db, key, resident, fare, &scopes, since, until).await?;
             let clinic = service_id(db, "senior-clinic").await?;
-            crate::grants::issue(db, key, resident, clinic, &["identity.age_over_65".to_owned()], until).await?;
+            let age = ["identity.age_over_65".to_owned()];
+            crate::grants::issue_backdated(db, key, resident, clinic, &age, since, until).await?;
         }
     }
     Ok(created)

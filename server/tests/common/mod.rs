@@ -134,7 +134,7 @@ impl Portal {
         let state = AppState::new(db.clone(), oidc, config, leptos_options).unwrap();
         let router = server::web::app(state.clone(), store);
         let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
         });
         Self { url, idp, db, state, task, _keys: keys }
     }
@@ -221,7 +221,7 @@ pub fn session_cookie(client_jar_header: Option<&reqwest::header::HeaderValue>) 
         .to_str()
         .ok()?
         .split(';')
-        .find_map(|c| c.trim().strip_prefix(&format!("{}=", server::web::SESSION_COOKIE)).map(str::to_owned))
+        .find_map(|c| c.trim().strip_prefix(&format!("{}=", server::session::PLAIN_COOKIE)).map(str::to_owned))
 }
 
 /// A local EVM chain node (anvil from the project's `tools/` npm packages), killed on drop.
@@ -507,6 +507,17 @@ impl City {
         resident
     }
 
+    /// `n` transit trips taken just now, after any grant issued so far: the gate releases only
+    /// what a grant's window covers, and [`City::resident`]'s ten trips are all older.
+    pub async fn trips_now(&self, resident: uuid::Uuid, n: i64) {
+        let now = time::OffsetDateTime::now_utc();
+        let trips: Vec<_> = (0..n)
+            .map(|i| (now, serde_json::json!({"from": "Museum", "to": "Harbour", "fare_cents": 310 + i})))
+            .collect();
+        let mut conn = self.db.acquire().await.unwrap();
+        server::records::add_behavioral(&mut conn, resident, "transit.trips", &trips).await.unwrap();
+    }
+
     /// Grants `scopes` of `service` for `days` days, as the resident would.
     pub async fn grant(
         &self,
@@ -517,7 +528,9 @@ impl City {
     ) -> server::grants::Grant {
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let until = time::OffsetDateTime::now_utc() + time::Duration::days(days);
-        server::grants::issue(&self.db, &self.portal.state.pseudonyms, resident, service, &scopes, until).await.unwrap()
+        server::grants::issue(&self.db, &self.portal.state.pseudonyms, resident, service, None, &scopes, until)
+            .await
+            .unwrap()
     }
 
     /// Calls a server function (`/api/<name>`) with a form body as a browser would; the status
@@ -595,4 +608,14 @@ impl City {
             c.shutdown().await;
         }
     }
+}
+
+/// A connection that writes as someone with database access would behind the server's back:
+/// with triggers off (`session_replication_role = replica`, which needs a superuser, as the
+/// tests' PostgreSQL user is). Detached from the pool, so the setting never leaks into the
+/// server's own connections.
+pub async fn behind_the_servers_back(db: &PgPool) -> sqlx::PgConnection {
+    let mut conn = db.acquire().await.unwrap().detach();
+    sqlx::query("set session_replication_role = replica").execute(&mut conn).await.unwrap();
+    conn
 }
