@@ -33,6 +33,9 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 
 step "unit and integration tests (cargo test)"
 cargo test --workspace --exclude app
+# The app crate's own tests, with the server side compiled in (`app` is excluded above because
+# building it with `ssr` and `hydrate` together breaks SSR).
+cargo test -p app --features ssr
 
 step "identity provider tests"
 node --test "$ROOT/idp/test/"
@@ -71,7 +74,9 @@ fi
 
 step "clippy"
 cargo clippy --workspace --exclude app --all-targets -- -D warnings
-cargo clippy -p app --features ssr -- -D warnings
+cargo clippy -p app --features ssr --all-targets -- -D warnings
+# The browser side (the proof checks run there): the WebAssembly build, linted too.
+cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # One closing line over all runners: cargo test, node --test, Playwright.
 summary() {

@@ -107,8 +107,8 @@ pub mod ssr {
     /// # Errors
     /// [`AppError::Unauthorized`] when signed out, [`AppError::Internal`] when the session
     /// store fails.
-    pub async fn signed_in() -> Result<crate::auth::SessionUser, AppError> {
-        match crate::api::ssr::session_user().await.map_err(|_| fail(AppError::Internal))? {
+    pub async fn signed_in() -> Result<crate::session::SessionUser, AppError> {
+        match crate::serverfns::me::ssr::session_user().await.map_err(|_| fail(AppError::Internal))? {
             Some(user) => Ok(user),
             None => Err(fail(AppError::Unauthorized)),
         }

@@ -6,8 +6,45 @@
 //! time and keeps them in local storage, like SSH's known hosts. A later, different set is
 //! refused until the person compares them on the Transparency page (docs/threat-model.md).
 
+use uuid::Uuid;
+
 use crate::i18n::Locale;
-use crate::pages::parts::Expect;
+use crate::serverfns::resident::{GrantView, ReceiptView};
+
+/// What a proof should show for the badge to be green: the entry's type and every field the
+/// page shows beside the badge, which the verified entry must hold too (a row edited in the
+/// database keeps a valid proof of its index, but no longer matches it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// A `grant.issued` entry: the badge also reports the grant's status in the ledger.
+    Grant { grant_id: Uuid, scopes: Vec<String>, purpose: String, valid_from: String, valid_until: String },
+    /// An `access.receipt` entry.
+    Receipt { grant_id: Uuid, reader: String, scopes: Vec<String>, purpose: String, read_at: String },
+}
+
+impl Expect {
+    #[must_use]
+    pub fn grant(g: &GrantView) -> Self {
+        Self::Grant {
+            grant_id: g.grant_id,
+            scopes: g.scopes.clone(),
+            purpose: g.purpose.clone(),
+            valid_from: g.valid_from.clone(),
+            valid_until: g.valid_until.clone(),
+        }
+    }
+
+    #[must_use]
+    pub fn receipt(r: &ReceiptView) -> Self {
+        Self::Receipt {
+            grant_id: r.grant_id,
+            reader: r.reader.clone(),
+            scopes: r.scopes.clone(),
+            purpose: r.purpose.clone(),
+            read_at: r.read_at.clone(),
+        }
+    }
+}
 
 /// What a successful check established.
 #[derive(Clone, Debug, PartialEq, Eq)]

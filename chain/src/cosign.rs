@@ -189,6 +189,53 @@ pub fn parse_cosignature_lines(body: &str) -> Result<Vec<NoteSignature>> {
         .collect()
 }
 
+/// How a witness answered an `add-checkpoint` request (C2SP tlog-witness), as the log's side
+/// reads it. Beside the request so the running witness, its tests and the log's quorum
+/// client share one reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WitnessReply {
+    /// 200: the cosignature lines (add them to the checkpoint with
+    /// [`crate::SignedCheckpoint::add_signatures`], then check with a [`WitnessPolicy`]).
+    Cosigned(Vec<NoteSignature>),
+    /// 409: the witness's latest cosigned size; retry with a proof from that size.
+    Conflict {
+        /// The size the witness last cosigned.
+        latest_size: u64,
+    },
+    /// Any other status, with the body's first line (for logs only: it is the witness's text).
+    Refused {
+        /// HTTP status code.
+        status: u16,
+        /// What the witness said, at most 200 characters.
+        message: String,
+    },
+}
+
+/// Interprets a witness's answer to `add-checkpoint` (status code and body). Build the
+/// request body with [`AddCheckpointRequest::to_bytes`].
+///
+/// # Errors
+/// [`Error::BadWitnessReply`] for a body that is not UTF-8 or a 409 whose body is not a size;
+/// [`Error::BadNote`] for a 200 whose body is not signature lines.
+pub fn parse_witness_reply(status: u16, body: &[u8]) -> Result<WitnessReply> {
+    let text = std::str::from_utf8(body).map_err(|_| Error::BadWitnessReply("not UTF-8".into()))?;
+    match status {
+        200 => Ok(WitnessReply::Cosigned(parse_cosignature_lines(text)?)),
+        409 => {
+            let n = text.strip_suffix('\n').unwrap_or(text);
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::BadWitnessReply("a 409 body must be the witness's tree size".into()));
+            }
+            let latest_size = n.parse().map_err(|_| Error::BadWitnessReply("the 409 size overflows".into()))?;
+            Ok(WitnessReply::Conflict { latest_size })
+        }
+        _ => Ok(WitnessReply::Refused {
+            status,
+            message: text.lines().next().unwrap_or_default().chars().take(200).collect(),
+        }),
+    }
+}
+
 /// A k-of-n witness policy for one log.
 ///
 /// JSON form (in proof bundles): `{"log": "<vkey>", "witnesses": ["<vkey>", ...],
@@ -576,5 +623,24 @@ pub fn decide_add_checkpoint_with_keys(
     match crate::tree::verify_consistency(&req.proof, req.old_size, &latest_root, cp.size, &cp.root) {
         Ok(()) => AddCheckpointDecision::Cosign,
         Err(e) => AddCheckpointDecision::Unprocessable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn witness_replies_are_read_by_status() {
+        assert_eq!(parse_witness_reply(409, b"42\n").unwrap(), WitnessReply::Conflict { latest_size: 42 });
+        assert!(parse_witness_reply(409, b"forty\n").is_err());
+        assert!(parse_witness_reply(409, b"\n").is_err());
+        assert!(parse_witness_reply(409, b"99999999999999999999999\n").is_err(), "overflow");
+        assert!(parse_witness_reply(200, b"not a signature line\n").is_err());
+        assert!(parse_witness_reply(200, b"\xff\n").is_err());
+        assert_eq!(
+            parse_witness_reply(422, b"consistency proof does not verify\nmore").unwrap(),
+            WitnessReply::Refused { status: 422, message: "consistency proof does not verify".into() }
+        );
     }
 }

@@ -89,6 +89,9 @@ pub enum Error {
     /// tlog-witness add-checkpoint request body is malformed.
     #[error("malformed add-checkpoint request: {0}")]
     BadAddCheckpoint(String),
+    /// A witness's answer to add-checkpoint could not be read.
+    #[error("malformed witness reply: {0}")]
+    BadWitnessReply(String),
 
     // ---- leaves ----
     /// A leaf could not be decoded.

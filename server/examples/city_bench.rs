@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
         .max_connections(4)
         .connect(secrecy::ExposeSecret::expose_secret(&config.database_url))
         .await?;
-    let settings = std::sync::Arc::new(server::web::ledger_settings(&config)?);
+    let settings = std::sync::Arc::new(server::ledger::LedgerSettings::from_config(&config)?);
     sequence(&db, settings).await?;
 
     let (residents, until): (i64, time::Date) =
@@ -80,14 +80,14 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         let page = Instant::now();
         let t = Instant::now();
-        grants += server::grants::list(&db, resident).await?.len();
+        grants += server::domain::grants::list(&db, resident).await?.len();
         timings[0].push(t.elapsed());
         let t = Instant::now();
-        let data = server::records::read(&mut conn, resident, &scopes, (from, to, 200)).await?;
+        let data = server::domain::records::read(&mut conn, resident, &scopes, (from, to, 200)).await?;
         records += data
             .values()
             .map(|d| match d {
-                server::records::ScopeData::Behavioral { records, .. } => records.len(),
+                server::domain::records::ScopeData::Behavioral { records, .. } => records.len(),
                 _ => 0,
             })
             .sum::<usize>();

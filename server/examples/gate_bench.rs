@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chain::leaf::{Event, GrantId, Pseudonym};
-use server::gate::{Gate, ReadRequest, Reader};
-use server::records::Range;
+use server::domain::gate::{Gate, ReadRequest, Reader};
+use server::domain::records::Range;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -58,7 +58,7 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
 
 async fn residents_with_grants(
     db: &PgPool,
-    key: &server::pseudonym::PseudonymKey,
+    key: &server::domain::pseudonym::PseudonymKey,
     service: Uuid,
 ) -> anyhow::Result<Vec<Uuid>> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
@@ -80,7 +80,7 @@ async fn residents_with_grants(
     .await?;
     let until = time::OffsetDateTime::now_utc() + time::Duration::days(30);
     for r in &ids {
-        server::grants::issue(db, key, *r, service, None, &["transit.trips".to_owned()], until).await?;
+        server::domain::grants::issue(db, key, *r, service, None, &["transit.trips".to_owned()], until).await?;
     }
     Ok(ids)
 }
@@ -150,8 +150,8 @@ async fn main() -> anyhow::Result<()> {
         .connect(secrecy::ExposeSecret::expose_secret(&config.database_url))
         .await?;
     server::MIGRATOR.run(&db).await?;
-    let settings = Arc::new(server::web::ledger_settings(&config)?);
-    let key = Arc::new(server::pseudonym::PseudonymKey::load_or_create(&config.pseudonym_key_file)?);
+    let settings = Arc::new(server::ledger::LedgerSettings::from_config(&config)?);
+    let key = Arc::new(server::domain::pseudonym::PseudonymKey::load_or_create(&config.pseudonym_key_file)?);
     let gate = Arc::new(Gate::new(&db, settings.clone(), key.clone()));
     println!("witnesses: {}, quorum {}", settings.witnesses.len(), settings.quorum());
 
@@ -159,8 +159,8 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     server::seed::seed_districts(&db).await?;
     server::seed::seed_services(&db).await?;
-    let service = server::services::create_service(&db, "transit-authority", "trip-planner").await?;
-    let version = server::services::NewVersion {
+    let service = server::domain::services::create_service(&db, "transit-authority", "trip-planner").await?;
+    let version = server::domain::services::NewVersion {
         name_en: "Trip planner".into(),
         name_zh: "出行规划".into(),
         description_en: String::new(),
@@ -171,9 +171,9 @@ async fn main() -> anyhow::Result<()> {
         optional_scopes: vec![],
         retention_days: 30,
         districts: vec![],
-        access_mode: server::services::AccessMode::Ongoing,
+        access_mode: server::domain::services::AccessMode::Ongoing,
     };
-    server::services::publish_version(&db, service, &version).await?;
+    server::domain::services::publish_version(&db, service, &version).await?;
     let residents = residents_with_grants(&db, &key, service).await?;
     fill_ledger(&db, entries).await?;
     let mut seq = server::ledger::sequencer::Sequencer::acquire(&db, settings.clone())
@@ -237,7 +237,8 @@ async fn main() -> anyhow::Result<()> {
                             let resolved = range.resolve().map_err(|(f, p)| anyhow::anyhow!("{f}: {p}"))?;
                             let mut conn = db.acquire().await?;
                             let data =
-                                server::records::read(&mut conn, r, &["transit.trips".to_owned()], resolved).await?;
+                                server::domain::records::read(&mut conn, r, &["transit.trips".to_owned()], resolved)
+                                    .await?;
                             anyhow::ensure!(!data.is_empty());
                             Ok(())
                         }

@@ -66,8 +66,8 @@ async fn main() -> anyhow::Result<()> {
     let rate: f64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(0.0);
     let args = server::config::ServeArgs::try_parse_from(["serve", "--profile=dev"])?;
     let config = args.resolve()?;
-    let db = server::connect_and_migrate(&config).await?;
-    let settings = Arc::new(server::web::ledger_settings(&config)?);
+    let db = server::db::connect_and_migrate(&config).await?;
+    let settings = Arc::new(server::ledger::LedgerSettings::from_config(&config)?);
     println!("witnesses: {}, quorum {}", settings.witnesses.len(), settings.quorum());
 
     // 1. Baseline: plain batched INSERT of the same rows, same batch size, same producers.

@@ -26,7 +26,7 @@ enum Command {
     #[command(subcommand)]
     Witness(server::witness::WitnessCommand),
     /// Check a downloaded proof bundle offline against trusted keys.
-    Verify(server::verify::VerifyArgs),
+    Verify(server::cli::verify::VerifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -50,7 +50,7 @@ fn main() -> std::process::ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => server::web::serve(args.resolve()?).await,
+            Command::Serve(args) => server::http::serve(args.resolve()?).await,
             Command::Migrate(args) => server::seed::migrate(&args).await,
             Command::Seed(args) => server::seed::seed_demo(&args).await,
             Command::LedgerKey(args) => {
@@ -59,7 +59,7 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Command::Witness(command) => server::witness::run(command).await,
-            Command::Verify(args) => server::verify::run(&args).map(|verdict| print!("{verdict}")),
+            Command::Verify(args) => server::cli::verify::run(&args).map(|verdict| print!("{verdict}")),
         }
     });
     match result {

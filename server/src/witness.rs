@@ -29,9 +29,9 @@ use axum::routing::{get, post};
 use chain::Hash;
 use chain::cosign::{
     AddCheckpointDecision, AddCheckpointRequest, CosignatureSigner, Ed25519Cosigner, decide_add_checkpoint_with_keys,
-    format_cosignature_line, parse_cosignature_lines,
+    format_cosignature_line,
 };
-use chain::note::{NoteSignature, SIG_TYPE_ED25519, VerifierKey};
+use chain::note::{SIG_TYPE_ED25519, VerifierKey};
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
@@ -237,7 +237,7 @@ pub async fn serve(args: WitnessServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, vkey = %state.verifier_key(), ?origins, "onecity witness listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(crate::web::shutdown_signal()).await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(crate::shutdown::shutdown_signal()).await?;
     Ok(())
 }
 
@@ -424,65 +424,9 @@ fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()).max(1)
 }
 
-/// How a witness answered an `add-checkpoint` request, for the sequencer side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WitnessReply {
-    /// 200: the cosignature lines (add them to the checkpoint with
-    /// [`chain::SignedCheckpoint::add_signatures`], then check with a
-    /// [`chain::WitnessPolicy`]).
-    Cosigned(Vec<NoteSignature>),
-    /// 409: the witness's latest cosigned size; retry with a proof from that size.
-    Conflict {
-        /// The size the witness last cosigned.
-        latest_size: u64,
-    },
-    /// Any other status, with the body's first line (for logs).
-    Refused {
-        /// HTTP status code.
-        status: u16,
-        /// What the witness said.
-        message: String,
-    },
-}
-
-/// Interprets a witness's answer to `add-checkpoint` (status code and body). Build the
-/// request body with [`AddCheckpointRequest::to_bytes`].
-///
-/// # Errors
-/// A 200 whose body is not signature lines, or a 409 whose body is not a size.
-pub fn parse_witness_reply(status: u16, body: &[u8]) -> anyhow::Result<WitnessReply> {
-    let text = std::str::from_utf8(body).context("witness answer is not UTF-8")?;
-    match status {
-        200 => Ok(WitnessReply::Cosigned(parse_cosignature_lines(text).context("malformed cosignature lines")?)),
-        409 => {
-            let n = text.strip_suffix('\n').unwrap_or(text);
-            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-                bail!("malformed 409 body from witness");
-            }
-            Ok(WitnessReply::Conflict { latest_size: n.parse().context("409 size overflows")? })
-        }
-        _ => Ok(WitnessReply::Refused {
-            status,
-            message: text.lines().next().unwrap_or_default().chars().take(200).collect(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn witness_replies_are_read_by_status() {
-        assert_eq!(parse_witness_reply(409, b"42\n").unwrap(), WitnessReply::Conflict { latest_size: 42 });
-        assert!(parse_witness_reply(409, b"forty\n").is_err());
-        assert!(parse_witness_reply(409, b"\n").is_err());
-        assert!(parse_witness_reply(200, b"not a signature line\n").is_err());
-        assert_eq!(
-            parse_witness_reply(422, b"consistency proof does not verify\nmore").unwrap(),
-            WitnessReply::Refused { status: 422, message: "consistency proof does not verify".into() }
-        );
-    }
 
     #[test]
     fn log_vkeys_must_be_note_keys_listed_once() {

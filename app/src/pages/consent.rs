@@ -10,9 +10,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
+use crate::components::{ErrorNote, StateBadge, poll_while};
 use crate::i18n::{end_of_day_in, use_locale, use_messages};
-use crate::pages::parts::{ErrorNote, StateBadge, poll_while};
-use crate::resident::{GrantService, GrantView, OfferView, ScopeView, my_grants, my_offers, scope_catalogue};
+use crate::serverfns::resident::{
+    GrantService, GrantView, OfferView, ScopeView, my_grants, my_offers, scope_catalogue,
+};
 
 /// How long a resident can choose to share (days).
 const DURATIONS: [i64; 4] = [30, 90, 180, 365];

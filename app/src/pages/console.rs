@@ -7,14 +7,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
-use crate::agency::{
+use crate::components::{ErrorNote, StateBadge, Table, scope_text};
+use crate::error::AppError;
+use crate::i18n::{use_locale, use_messages};
+use crate::serverfns::agency::{
     AgencyCreateService, AgencyPublishVersion, AgencyRead, AgencyWithdrawService, ServiceView, agency_grants,
     agency_services,
 };
-use crate::error::AppError;
-use crate::i18n::{use_locale, use_messages};
-use crate::pages::parts::{ErrorNote, StateBadge, Table, scope_text};
-use crate::resident::{ScopeView, scope_catalogue};
+use crate::serverfns::resident::{ScopeView, scope_catalogue};
 
 fn status_text(status: &str) -> &'static str {
     let t = use_messages();
@@ -101,7 +101,7 @@ pub fn ConsolePage() -> impl IntoView {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct ServicePage {
     service: Option<ServiceView>,
-    grants: Vec<crate::agency::AgencyGrantView>,
+    grants: Vec<crate::serverfns::agency::AgencyGrantView>,
     scopes: Vec<ScopeView>,
 }
 
@@ -143,7 +143,7 @@ pub fn ConsoleServicePage() -> impl IntoView {
 #[component]
 fn ServiceDetail(
     service: ServiceView,
-    grants: Vec<crate::agency::AgencyGrantView>,
+    grants: Vec<crate::serverfns::agency::AgencyGrantView>,
     scopes: Vec<ScopeView>,
     publish: ServerAction<AgencyPublishVersion>,
     withdraw: ServerAction<AgencyWithdrawService>,
@@ -222,7 +222,7 @@ fn ServiceDetail(
 #[component]
 fn GrantsAndQuery(
     service_id: Uuid,
-    grants: Vec<crate::agency::AgencyGrantView>,
+    grants: Vec<crate::serverfns::agency::AgencyGrantView>,
     asked: Vec<String>,
     scopes: Vec<ScopeView>,
 ) -> impl IntoView {
@@ -342,14 +342,14 @@ fn GrantsAndQuery(
 #[component]
 fn PublishForm(
     service_id: Uuid,
-    latest: Option<crate::agency::VersionView>,
+    latest: Option<crate::serverfns::agency::VersionView>,
     scopes: Vec<ScopeView>,
     publish: ServerAction<AgencyPublishVersion>,
 ) -> impl IntoView {
     let t = use_messages();
     let locale = use_locale();
     let v = latest.clone();
-    let get = move |f: fn(&crate::agency::VersionView) -> String| v.as_ref().map(f).unwrap_or_default();
+    let get = move |f: fn(&crate::serverfns::agency::VersionView) -> String| v.as_ref().map(f).unwrap_or_default();
     let required = latest.as_ref().map(|v| v.required_scopes.clone()).unwrap_or_default();
     let optional = latest.as_ref().map(|v| v.optional_scopes.clone()).unwrap_or_default();
     let mode = latest.as_ref().map_or_else(|| "recurring".to_owned(), |v| v.access_mode.clone());

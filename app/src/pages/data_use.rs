@@ -8,10 +8,10 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use time::{Date, Duration, UtcOffset};
 
+use crate::components::{BarChart, ErrorNote, Expect, Table, VerifyBadge, scope_text};
 use crate::error::AppError;
 use crate::i18n::{CITY_OFFSET_HOURS, now, parse_local, use_locale, use_messages};
-use crate::pages::parts::{BarChart, ErrorNote, Expect, Table, VerifyBadge, scope_text};
-use crate::resident::{OfferView, ReceiptView, ScopeView, my_offers, my_receipts, scope_catalogue};
+use crate::serverfns::resident::{OfferView, ReceiptView, ScopeView, my_offers, my_receipts, scope_catalogue};
 
 /// Receipts shown per page, and how many of them get a live proof check.
 const PAGE: u32 = 200;

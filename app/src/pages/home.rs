@@ -5,11 +5,13 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::app::MeResource;
-use crate::city::{CardCheck, CardPart, CardView, MyCityView, NoticeView, PublicCityView, my_city, public_city};
+use crate::components::{BarChart, ErrorNote, MapSvg, ScopeList, StateBadge, poll_while, scope_text};
 use crate::i18n::{Locale, parse_local, use_locale, use_messages};
-use crate::pages::parts::{BarChart, ErrorNote, MapSvg, ScopeList, StateBadge, poll_while, scope_text};
-use crate::resident::{OfferView, ScopeView};
+use crate::serverfns::city::{
+    CardCheck, CardPart, CardView, MyCityView, NoticeView, PublicCityView, my_city, public_city,
+};
+use crate::serverfns::resident::{OfferView, ScopeView};
+use crate::session::MeResource;
 
 /// What the home page shows: the signed-in resident's city, or the public one.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -310,8 +312,7 @@ pub fn Offer(offer: OfferView, scopes: Vec<ScopeView>, signed_in: bool) -> impl 
     let labelledby = heading_id.clone();
     let asked: Vec<String> = offer.required_scopes.iter().chain(&offer.optional_scopes).cloned().collect();
     let consent = format!("/consent/{}", offer.service_id);
-    let href =
-        if signed_in { consent } else { format!("/auth/login?return_to={}", crate::app::encode_query_value(&consent)) };
+    let href = if signed_in { consent } else { crate::session::sign_in_href(&consent) };
     let name = locale.pick(&offer.name_en, &offer.name_zh).to_owned();
     view! {
         <article class="card offer" aria-labelledby=labelledby data-service-id=offer.service_id.to_string()>

@@ -1,9 +1,8 @@
-//! One module per page, plus the parts they share.
+//! One module per page. Pages use `crate::components` and `crate::serverfns`, never each other.
 
 pub mod consent;
 pub mod console;
 pub mod data_use;
 pub mod home;
-pub mod parts;
 pub mod permissions;
 pub mod transparency;

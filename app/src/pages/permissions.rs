@@ -7,9 +7,9 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::{ErrorNote, Expect, ScopeList, StateBadge, VerifyBadge, poll_while, scope_text};
 use crate::i18n::{end_of_day_in, use_locale, use_messages};
-use crate::pages::parts::{ErrorNote, Expect, ScopeList, StateBadge, VerifyBadge, poll_while, scope_text};
-use crate::resident::{
+use crate::serverfns::resident::{
     ExtendGrant, GrantView, NarrowGrant, OfferView, RevokeGrant, ScopeView, my_grants, my_offers, scope_catalogue,
 };
 

@@ -5,9 +5,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::city::{TransparencyView, transparency};
+use crate::components::{ErrorNote, Table};
 use crate::i18n::{use_locale, use_messages};
-use crate::pages::parts::{ErrorNote, Table};
+use crate::serverfns::city::{TransparencyView, transparency};
 
 #[component]
 pub fn TransparencyPage() -> impl IntoView {

@@ -7,7 +7,6 @@
 pub mod anchor;
 pub mod bundle;
 pub mod evm;
-pub mod http;
 pub mod sequencer;
 pub mod store;
 pub mod witness_client;
@@ -52,6 +51,23 @@ pub struct LedgerSettings {
 }
 
 impl LedgerSettings {
+    /// The log's key, witnesses and quorum from the configuration.
+    ///
+    /// # Errors
+    /// An unreadable key file, a malformed `--witness`, an impossible quorum.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let seed = crate::keyfile::load_or_create_seed(&config.ledger.key_file)?;
+        let signer = chain::note::NoteSigner::from_seed(&config.ledger.origin, &seed)?;
+        let witnesses =
+            config.ledger.witnesses.iter().map(|w| WitnessEndpoint::parse(w)).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut settings = Self::new(signer, witnesses, config.ledger.quorum)?;
+        settings.sequencer_interval = Duration::from_millis(config.ledger.sequencer_interval_ms);
+        if settings.policy.is_none() {
+            tracing::warn!("no witnesses configured: checkpoints will never be cosigned and grants stay pending");
+        }
+        Ok(settings)
+    }
+
     /// # Errors
     /// When the quorum cannot be met by the witnesses given, or keys are malformed.
     pub fn new(signer: NoteSigner, witnesses: Vec<WitnessEndpoint>, quorum: usize) -> anyhow::Result<Self> {
@@ -117,7 +133,4 @@ pub async fn raise_alarm(conn: &mut PgConnection, kind: &str, detail: &str) -> a
     Ok(())
 }
 
-#[must_use]
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub use crate::clock::unix_now;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chain::cosign::AddCheckpointRequest;
+use chain::cosign::{AddCheckpointRequest, WitnessReply, parse_witness_reply};
 use chain::note::{NoteSignature, SignedCheckpoint};
 use chain::tree;
 use futures_util::future::join_all;
@@ -12,7 +12,6 @@ use sqlx::PgPool;
 
 use super::store::with_stored_hashes;
 use super::{LedgerSettings, WitnessEndpoint, raise_alarm, unix_now};
-use crate::witness::{WitnessReply, parse_witness_reply};
 
 /// How long one witness may take to answer.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);

@@ -31,7 +31,7 @@ use super::generate::{
     OfferedVersion, SeedGrant, Small, Vocabulary, copy_bytea, timestamp_text,
 };
 use super::progress::Progress;
-use crate::pseudonym::PseudonymKey;
+use crate::domain::pseudonym::PseudonymKey;
 
 /// Defaults of `./dev run`: a city a newcomer can click through, loaded in seconds.
 pub const DEFAULT_SEED: u64 = 1;
@@ -390,7 +390,7 @@ async fn write_grants(
     for g in grants {
         let service = &services[g.service];
         let OfferedVersion { version, leaf_hash, purpose, .. } = &service.versions[g.version];
-        let event = crate::grants::issued_event(
+        let event = crate::domain::grants::issued_event(
             key,
             g.grant_id,
             g.resident_id,

@@ -14,7 +14,11 @@ pub const CITY_GEOJSON: &str = include_str!("../../../public/city.geojson");
 ///
 /// # Errors
 /// Database errors; a grant the catalogue refuses.
-pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::PseudonymKey) -> anyhow::Result<usize> {
+pub async fn seed_residents(
+    db: &PgPool,
+    issuer: &str,
+    key: &crate::domain::pseudonym::PseudonymKey,
+) -> anyhow::Result<usize> {
     use serde_json::json;
     use time::{Duration, OffsetDateTime};
     let people = [
@@ -103,14 +107,14 @@ pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::P
             })
             .filter(|(t, _)| t.weekday().number_from_monday() <= 5)
             .collect();
-        crate::records::add_behavioral(&mut tx, resident, "transit.trips", &trips).await?;
+        crate::domain::records::add_behavioral(&mut tx, resident, "transit.trips", &trips).await?;
         let readings: Vec<_> = (1..=6_i64)
             .map(|m| {
                 (now - Duration::days(30 * m), json!({"meter": "electricity", "kwh": 180 + 7 * m + i as i64 * 40}))
             })
             .collect();
-        crate::records::add_behavioral(&mut tx, resident, "utilities.readings", &readings).await?;
-        crate::records::add_confirmation(
+        crate::domain::records::add_behavioral(&mut tx, resident, "utilities.readings", &readings).await?;
+        crate::domain::records::add_confirmation(
             &mut tx,
             resident,
             "property.titles",
@@ -125,10 +129,10 @@ pub async fn seed_residents(db: &PgPool, issuer: &str, key: &crate::pseudonym::P
             let (since, until) = (now - Duration::days(60), now + Duration::days(90));
             let fare = service_id(db, "fare-capping").await?;
             let scopes = ["transit.trips".to_owned(), "residence.district".to_owned()];
-            crate::grants::issue_backdated(db, key, resident, fare, &scopes, since, until).await?;
+            crate::domain::grants::issue_backdated(db, key, resident, fare, &scopes, since, until).await?;
             let clinic = service_id(db, "senior-clinic").await?;
             let age = ["identity.age_over_65".to_owned()];
-            crate::grants::issue_backdated(db, key, resident, clinic, &age, since, until).await?;
+            crate::domain::grants::issue_backdated(db, key, resident, clinic, &age, since, until).await?;
         }
     }
     Ok(created)
@@ -169,7 +173,7 @@ async fn add_agencies(db: &PgPool, agencies: &[(&str, &str, &str)]) -> anyhow::R
 /// # Errors
 /// On any database or validation error.
 pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
-    use crate::services::{AccessMode, NewVersion, create_service, publish_version};
+    use crate::domain::services::{AccessMode, NewVersion, create_service, publish_version};
     let agencies = [
         ("transit-authority", "Transit Authority", "交通局"),
         ("housing-bureau", "Housing and Property Bureau", "住房和房产局"),
@@ -263,7 +267,7 @@ type VersionSpec = (
     &'static [&'static str],
     &'static [&'static str],
     u32,
-    crate::services::AccessMode,
+    crate::domain::services::AccessMode,
 );
 
 /// The rest of the city's agencies and services beyond [`seed_services`]: social benefits,
@@ -274,8 +278,8 @@ type VersionSpec = (
 /// # Errors
 /// On any database or validation error.
 pub async fn seed_catalogue(db: &PgPool) -> anyhow::Result<usize> {
-    use crate::services::AccessMode::{OneOff, Ongoing, Recurring};
-    use crate::services::{NewVersion, create_service, publish_version};
+    use crate::domain::services::AccessMode::{OneOff, Ongoing, Recurring};
+    use crate::domain::services::{NewVersion, create_service, publish_version};
     add_agencies(db, MORE_AGENCIES).await?;
     let catalogue: &[(&str, &str, &[VersionSpec])] = &[
         (

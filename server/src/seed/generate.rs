@@ -10,7 +10,7 @@
 //! Output is PostgreSQL `COPY ... (format text)` rows, written straight into byte buffers:
 //! the hot path (behavioral records, about 100 per resident) formats its JSON by hand from
 //! pre-escaped fragments; confirmation records go through `serde_json` because their content
-//! hash must be exactly what [`crate::records::add_confirmation`] would store.
+//! hash must be exactly what [`crate::domain::records::add_confirmation`] would store.
 
 use std::io::Write as _;
 
@@ -427,20 +427,20 @@ pub fn resident(
     // under the threshold, most between ¥36k and ¥200k; a few not on record.
     let income = match dice.weighted(&[7, 16, 36, 28, 10, 3]) {
         0 => Some(0),
-        1 => Some(dice.between(300_000, crate::records::BENEFIT_THRESHOLD_CENTS - 1)),
-        2 => Some(dice.between(crate::records::BENEFIT_THRESHOLD_CENTS, 8_000_000)),
+        1 => Some(dice.between(300_000, crate::domain::records::BENEFIT_THRESHOLD_CENTS - 1)),
+        2 => Some(dice.between(crate::domain::records::BENEFIT_THRESHOLD_CENTS, 8_000_000)),
         3 => Some(dice.between(8_000_001, 20_000_000)),
         4 => Some(dice.between(20_000_001, 60_000_000)),
         _ => None,
     };
     let over_65 = birth <= until.replace_year(until.year() - 65).unwrap_or(until);
-    let below_threshold = income.is_some_and(|i| i < crate::records::BENEFIT_THRESHOLD_CENTS);
+    let below_threshold = income.is_some_and(|i| i < crate::domain::records::BENEFIT_THRESHOLD_CENTS);
     let income_text = income.map_or_else(|| "\\N".to_owned(), |i| i.to_string());
     writeln!(small.civil, "{resident_id}\t{birth}\t{income_text}").expect("vec write");
 
     let mut confirm = |dice: &mut Dice, scope: &str, data: serde_json::Value, at: OffsetDateTime| {
         let c = &mut small.confirmations;
-        let hash = crate::records::content_hash(&data);
+        let hash = crate::domain::records::content_hash(&data);
         write!(c, "{}\t{resident_id}\t{scope}\t", dice.uuid()).expect("vec write");
         copy_field(c, &data.to_string());
         c.push(b'\t');

@@ -86,7 +86,7 @@ pub async fn seed_demo(args: &SeedArgs) -> anyhow::Result<()> {
     let districts = seed_districts(&db).await?;
     let published = seed_services(&db).await? + seed_catalogue(&db).await?;
     seed_places(&db).await?;
-    let key = crate::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
+    let key = crate::domain::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
     let residents = seed_residents(&db, &args.oidc_issuer, &key).await?;
     tracing::info!(districts, published, residents, "demo city loaded");
     let opts = city::LoadOptions { bar: std::io::stderr().is_terminal(), ..city::LoadOptions::default() };

@@ -1,0 +1,3 @@
+//! Command-line tools beside the server: the offline proof verifier.
+
+pub mod verify;

@@ -1,0 +1,216 @@
+//! Steps 1–4: the grant row read fresh, its leaves recomputed and proven in the newest
+//! quorum checkpoint, the window and the scopes.
+
+use anyhow::Context as _;
+use chain::bundle::{EntryProof, StatusProof};
+use chain::{GrantId, GrantStatus};
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::reasons::deny;
+use super::{DenyReason, Gate, GateError, ReadRequest, Reader};
+
+/// A read that passed steps 1–4, ready for its receipt.
+pub struct Checked {
+    pub(super) grant: GrantRow,
+    pub(super) grant_id: GrantId,
+    pub(super) scopes: Vec<String>,
+    pub(super) range: (OffsetDateTime, OffsetDateTime, i64),
+    pub(super) now: OffsetDateTime,
+    pub(super) checkpoint_size: i64,
+}
+
+impl Checked {
+    /// Size of the quorum checkpoint the grant was verified against.
+    #[must_use]
+    pub fn checkpoint_size(&self) -> i64 {
+        self.checkpoint_size
+    }
+}
+
+pub(super) struct GrantRow {
+    pub(super) data_grant_id: Uuid,
+    pub(super) resident_id: Uuid,
+    pub(super) scopes: Vec<String>,
+    pub(super) valid_from: OffsetDateTime,
+    pub(super) valid_until: OffsetDateTime,
+    pub(super) slug: String,
+    pub(super) version: i32,
+    pub(super) purpose: String,
+    pub(super) required_scopes: Vec<String>,
+    pub(super) optional_scopes: Vec<String>,
+    pub(super) retention_days: i32,
+    pub(super) leaf_hash: Vec<u8>,
+    pub(super) access_mode: String,
+    pub(super) max_reads_per_day: Option<i32>,
+    pub(super) agency_id: String,
+    pub(super) leaf_index: Option<i64>,
+    pub(super) revoked: bool,
+    pub(super) quorum_size: i64,
+}
+
+impl Gate {
+    /// Steps 1–4: everything up to (not including) the receipt. A separate function so the
+    /// benchmark can time the checks alone; callers that want data use [`Gate::read`].
+    ///
+    /// # Errors
+    /// As [`Gate::read`].
+    pub async fn check(
+        &self,
+        conn: &mut PgConnection,
+        reader: &Reader,
+        req: &ReadRequest,
+    ) -> Result<Checked, GateError> {
+        let range = req.range.resolve().map_err(|(field, problem)| GateError::Invalid { field, problem })?;
+        let scopes = chain::leaf::canonical_scopes(req.scopes.iter().cloned());
+        if scopes.is_empty() {
+            return Err(GateError::Invalid { field: "scopes", problem: "ask for at least one scope".into() });
+        }
+        // 1. The newest grant of this pseudonym at this service, read fresh.
+        let g = sqlx::query_as!(
+            GrantRow,
+            // language=PostgreSQL
+            r#"
+            select g.data_grant_id, g.resident_id, g.scopes, g.valid_from, g.valid_until, s.slug, sv.version,
+                   sv.purpose, sv.required_scopes, sv.optional_scopes, sv.retention_days, sv.leaf_hash, sv.access_mode, sv.max_reads_per_day, s.agency_id, e.leaf_index as "leaf_index?",
+                   exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id) as "revoked!",
+                   (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null)
+                       as "quorum_size!"
+            from data_grant g
+            join service s on s.service_id = g.service_id
+            join service_version sv on sv.service_id = g.service_id and sv.version = g.version
+            join ledger_entry e on e.ledger_entry_id = g.issued_entry_id
+            where g.service_id = $1 and g.pseudonym = $2
+            order by g.created_at desc, g.data_grant_id
+            limit 1
+            "#,
+            req.service_id,
+            &req.pseudonym.0[..]
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(g) = g.filter(|g| g.agency_id == reader.agency_id) else {
+            return Err(deny(DenyReason::NoGrant, "no grant from this pseudonym for this service"));
+        };
+        if g.revoked {
+            return Err(deny(DenyReason::Revoked, "the resident revoked this grant"));
+        }
+        let grant_id = GrantId(*g.data_grant_id.as_bytes());
+        // The row was found by its pseudonym column; the pseudonym that counts is the one
+        // recomputed from its resident (it is what the leaf commits to). A column edited to point
+        // another resident's pseudonym at this grant would release the wrong person's data.
+        if self.key.pseudonym(g.resident_id, req.service_id) != req.pseudonym {
+            return Err(self.integrity(conn, g.data_grant_id, "its pseudonym is not its resident's").await);
+        }
+
+        // 2. The service version as its rows say it was published: its leaf hash is what the
+        // grant's leaf commits to, so the agency, slug, purpose, scopes and retention read here
+        // are the cosigned ones only if they hash to it.
+        let published = crate::domain::services::published_event(
+            &g.agency_id,
+            &g.slug,
+            g.version,
+            &g.purpose,
+            &g.required_scopes,
+            &g.optional_scopes,
+            g.retention_days,
+        )
+        .and_then(|e| Ok(chain::tree::leaf_hash(&e.encode()?)));
+        match published {
+            Ok(hash) if hash.0[..] == g.leaf_hash[..] => {}
+            Ok(_) => {
+                let what = "its service version's rows do not match their service.published entry";
+                return Err(self.integrity(conn, g.data_grant_id, what).await);
+            }
+            Err(e) => {
+                let what = format!("its service version cannot be encoded: {e}");
+                return Err(self.integrity(conn, g.data_grant_id, &what).await);
+            }
+        }
+
+        // The grant's leaf as the row says it should be.
+        let leaf = crate::domain::grants::issued_event(
+            &self.key,
+            g.data_grant_id,
+            g.resident_id,
+            req.service_id,
+            &g.leaf_hash,
+            &g.scopes,
+            &g.purpose,
+            g.valid_from,
+            g.valid_until,
+        )
+        .and_then(|e| Ok(e.encode()?));
+        let leaf = match leaf {
+            Ok(l) => l,
+            Err(e) => {
+                return Err(self.integrity(conn, g.data_grant_id, &format!("row cannot be encoded: {e}")).await);
+            }
+        };
+
+        // 3. Inclusion in the newest quorum checkpoint and the status-map proof.
+        let Some(index) = g.leaf_index.filter(|&i| i < g.quorum_size) else {
+            return Err(deny(DenyReason::Pending, "the grant is not yet in a quorum-cosigned checkpoint"));
+        };
+        let index = u64::try_from(index).context("negative leaf index")?;
+        let verified = self.verified_checkpoint(conn, u64::try_from(g.quorum_size)?).await?;
+        let (path, (status, map_proof)) = self.proofs(conn, &verified, index, grant_id).await?;
+        let now = OffsetDateTime::now_utc();
+        let status_proof = StatusProof { entry: verified.status_entry.clone(), status, map_proof };
+        let checked = chain::bundle::verify_entry(
+            &verified.checkpoint,
+            &EntryProof::new(index, &leaf, path),
+            Some(&status_proof),
+            u64::try_from(now.unix_timestamp()).unwrap_or(0),
+        );
+        let verdict = match checked {
+            Ok((_, Some(v))) => v,
+            Ok((_, None)) => return Err(self.integrity(conn, g.data_grant_id, "no status verdict").await),
+            Err(e) => {
+                return Err(self.integrity(conn, g.data_grant_id, &format!("does not match the ledger: {e}")).await);
+            }
+        };
+        match verdict.status {
+            Some(GrantStatus::Active { .. }) => {}
+            Some(GrantStatus::Revoked { .. }) => {
+                // The cosigned map says revoked but the database lost the revocation: deny,
+                // and tell the operators.
+                let detail =
+                    format!("grant {}: revoked in the cosigned status map but not in the database", g.data_grant_id);
+                crate::ledger::raise_alarm(conn, "grant_revocation_missing", &detail).await?;
+                return Err(deny(DenyReason::Revoked, "the resident revoked this grant"));
+            }
+            None => {
+                return Err(self.integrity(conn, g.data_grant_id, "absent from the cosigned status map").await);
+            }
+        }
+
+        // 4. Window, scopes, access mode.
+        if now < g.valid_from || now >= g.valid_until {
+            return Err(deny(DenyReason::Expired, "the grant's validity window has ended"));
+        }
+        let missing: Vec<&str> = scopes.iter().filter(|s| !g.scopes.contains(s)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            return Err(deny(
+                DenyReason::ScopeNotGranted,
+                format!("not granted: {}; granted: {}", missing.join(", "), g.scopes.join(", ")),
+            ));
+        }
+        // Only what the grant's window covers: the agency asked for `from`, the resident agreed
+        // from `valid_from` (docs/gate.md).
+        let (from, to, limit) = range;
+        let to = to.min(g.valid_until);
+        let range = (from.max(g.valid_from).min(to), to, limit);
+        let checkpoint_size = g.quorum_size;
+        Ok(Checked { grant: g, grant_id, scopes, range, now, checkpoint_size })
+    }
+
+    pub(super) async fn integrity(&self, conn: &mut PgConnection, grant: Uuid, what: &str) -> GateError {
+        let detail = format!("grant {grant}: {what}");
+        if let Err(e) = crate::ledger::raise_alarm(conn, "grant_integrity", &detail).await {
+            return GateError::Internal(e);
+        }
+        deny(DenyReason::Integrity, "the stored grant does not match the cosigned ledger; operators were alerted")
+    }
+}

@@ -1,0 +1,9 @@
+//! The city's rules and their SQL, with no web framework in them: services and their
+//! versions, grants, residents' records, pseudonyms, and the gate every agency read passes.
+
+pub mod agency;
+pub mod gate;
+pub mod grants;
+pub mod pseudonym;
+pub mod records;
+pub mod services;
