@@ -1,7 +1,7 @@
-//! Server functions the pages call, and the view types they return.
+//! Who is signed in, and the city's districts: the view types and their server functions.
 //!
-//! Each server function is a thin wrapper: it finds the pool and the session in the request
-//! context and calls a plain function in [`ssr`] that can be tested on its own.
+//! Each server function is a thin wrapper: it finds the session and the server's
+//! [`ssr::Accounts`] in the request context and calls it.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -24,26 +24,46 @@ pub struct District {
     pub name_zh: String,
 }
 
-/// The signed-in user, read fresh from the database (so a renamed account shows at once),
-/// or `None` when signed out.
+/// The signed-in user, read fresh (so a renamed account shows at once), or `None` when
+/// signed out.
 #[server(endpoint = "me")]
 pub async fn get_me() -> Result<Option<Me>, ServerFnError> {
     let Some(user) = ssr::session_user().await? else { return Ok(None) };
-    ssr::me(&ssr::pool()?, &user).await.map_err(ssr::internal)
+    ssr::accounts().map_err(ssr::internal)?.me(&user).await.map_err(ssr::internal)
 }
 
 /// The city's districts, public.
 #[server(endpoint = "districts")]
 pub async fn list_districts() -> Result<Vec<District>, ServerFnError> {
-    ssr::districts(&ssr::pool()?).await.map_err(ssr::internal)
+    ssr::accounts().map_err(ssr::internal)?.districts().await.map_err(ssr::internal)
 }
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use super::{District, Me};
-    use crate::session::{ROLE_RESIDENT, SESSION_USER_KEY, SessionUser};
+    use std::sync::Arc;
+
     use leptos::prelude::*;
-    use sqlx::PgPool;
+
+    use super::{District, Me};
+    use crate::error::AppError;
+    use crate::session::{SESSION_USER_KEY, SessionUser};
+
+    /// Who is signed in and the city's districts, as the server crate reads them (it owns the
+    /// database), provided as `Arc<dyn Accounts>` in context.
+    #[async_trait::async_trait]
+    pub trait Accounts: Send + Sync {
+        /// The account behind `user`, or `None` when it no longer exists.
+        async fn me(&self, user: &SessionUser) -> Result<Option<Me>, AppError>;
+        async fn districts(&self) -> Result<Vec<District>, AppError>;
+    }
+
+    /// The implementation the server put into the request context.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] when it is missing.
+    pub fn accounts() -> Result<Arc<dyn Accounts>, AppError> {
+        crate::error::ssr::provided()
+    }
 
     /// Logs the detail, tells the client only that something failed.
     pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
@@ -51,51 +71,12 @@ pub mod ssr {
         ServerFnError::new("internal error")
     }
 
-    /// The pool the server put into the request context.
-    pub fn pool() -> Result<PgPool, ServerFnError> {
-        use_context::<PgPool>().ok_or_else(|| internal("no database pool in context"))
-    }
-
     /// The signed-in user from the request's session, if any.
+    ///
+    /// # Errors
+    /// The session could not be read.
     pub async fn session_user() -> Result<Option<SessionUser>, ServerFnError> {
         let session: tower_sessions::Session = leptos_axum::extract().await.map_err(internal)?;
         session.get::<SessionUser>(SESSION_USER_KEY).await.map_err(internal)
-    }
-
-    pub async fn me(db: &PgPool, user: &SessionUser) -> Result<Option<Me>, sqlx::Error> {
-        let row = sqlx::query!(
-            // language=PostgreSQL
-            r#"
-            select a.display_name, a.roles, a.created_at, r.resident_id as "resident_id?",
-                   d.district_id as "district_id?", d.name_en as "name_en?", d.name_zh as "name_zh?"
-            from account a
-                     left join resident r using (account_id)
-                     left join district d on d.district_id = r.district_id
-            where a.account_id = $1
-            "#,
-            user.account_id
-        )
-        .fetch_optional(db)
-        .await?;
-        Ok(row.map(|r| Me {
-            name: r.display_name,
-            is_resident: r.resident_id.is_some() || r.roles.iter().any(|x| x == ROLE_RESIDENT),
-            roles: r.roles,
-            district: match (r.district_id, r.name_en, r.name_zh) {
-                (Some(district_id), Some(name_en), Some(name_zh)) => Some(District { district_id, name_en, name_zh }),
-                _ => None,
-            },
-            member_since: r.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        }))
-    }
-
-    pub async fn districts(db: &PgPool) -> Result<Vec<District>, sqlx::Error> {
-        sqlx::query_as!(
-            District,
-            // language=PostgreSQL
-            "select district_id, name_en, name_zh from district order by name_en"
-        )
-        .fetch_all(db)
-        .await
     }
 }

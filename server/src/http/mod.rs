@@ -73,7 +73,6 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
 
     let routes = generate_route_list(App);
     let context = {
-        let db = state.db.clone();
         let csp = CspTemplate(page_csp(&state));
         let residents: Arc<dyn app::serverfns::resident::ssr::Residents> =
             Arc::new(crate::portal::residents::ResidentService::new(state.db.clone(), state.pseudonyms.clone()));
@@ -81,8 +80,10 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
             crate::portal::agencies::AgencyConsole::new(state.db.clone(), state.gate.clone(), state.pseudonyms.clone()),
         );
         let city: Arc<dyn app::serverfns::city::ssr::City> = state.city.clone();
+        let accounts: Arc<dyn app::serverfns::me::ssr::Accounts> =
+            Arc::new(crate::portal::accounts::AccountService::new(state.db.clone()));
         move || {
-            provide_context(db.clone());
+            provide_context(accounts.clone());
             provide_context(residents.clone());
             provide_context(agencies.clone());
             provide_context(city.clone());

@@ -42,19 +42,23 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use app::i18n::Locale;
-use app::serverfns::city::ssr::{Checks, RenderedChecks, RenderedFor as Owner};
-use axum::body::{Body, Bytes};
+use app::serverfns::city::ssr::{RenderedChecks, RenderedFor as Owner};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hashlink::LinkedHashMap;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime, Time, UtcOffset};
 
 use crate::portal::city::CityService;
+
+mod cookies;
+mod entries;
+
+use self::cookies::cookies_unambiguous;
+use self::entries::{Entries, Entry, Fingerprint, Freshness, Key, split};
 
 /// A page larger than this is served but not kept.
 const MAX_PAGE_BYTES: usize = 1 << 20;
@@ -87,82 +91,6 @@ pub struct Stats {
     /// Pages kept now, and their bytes.
     pub pages: usize,
     pub bytes: usize,
-}
-
-#[derive(Default)]
-struct Entries {
-    /// Least recently used first.
-    map: LinkedHashMap<Key, Arc<Entry>>,
-    bytes: usize,
-}
-
-impl Entries {
-    /// Keeps `entry` as the most recently used, then drops the least recently used ones until
-    /// all fit in `budget` bytes. An entry larger than the budget is not kept.
-    fn insert(&mut self, key: Key, entry: Entry, budget: usize) {
-        if entry.size > budget {
-            return;
-        }
-        self.bytes += entry.size;
-        if let Some(old) = self.map.insert(key, Arc::new(entry)) {
-            self.bytes -= old.size;
-        }
-        while self.bytes > budget {
-            let Some((_, old)) = self.map.pop_front() else { break };
-            self.bytes -= old.size;
-        }
-    }
-}
-
-/// One rendering per session (or none, for the public city) and language.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-struct Key {
-    session: Option<String>,
-    locale: Locale,
-}
-
-/// What one query reads: the fingerprint, and the newest cosigned checkpoint.
-#[derive(sqlx::FromRow)]
-struct Freshness {
-    #[sqlx(flatten)]
-    fingerprint: Fingerprint,
-    checkpoint: i64,
-}
-
-/// Everything the page depends on but the checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-struct Fingerprint {
-    /// SHA-256 of the session row's data while it is live; `None` for the public page.
-    session: Option<Vec<u8>>,
-    city: i64,
-    data_version: Option<i64>,
-    resident_at: Option<OffsetDateTime>,
-    account_at: Option<OffsetDateTime>,
-    /// SHA-256 over every grant row of the resident with its revocation and the leaf indexes
-    /// of their ledger entries, in id order.
-    grants: Option<Vec<u8>>,
-    /// The next start or end of one of the resident's grants.
-    next_grant_change: Option<OffsetDateTime>,
-}
-
-struct Entry {
-    owner: Owner,
-    fingerprint: Fingerprint,
-    /// The newest cosigned checkpoint its cards' verdicts are known to hold at.
-    checkpoint: AtomicI64,
-    /// The cards' verdicts as the page shows them (`None`: the page showed no My City).
-    checks: Option<Checks>,
-    /// Held while the cards are checked again: the views that arrive meanwhile (with 64
-    /// connections, dozens) wait for that one check instead of each running their own.
-    recheck: tokio::sync::Mutex<()>,
-    /// A check at a newer checkpoint gave other verdicts: never reuse.
-    stale: AtomicBool,
-    valid_until: OffsetDateTime,
-    headers: HeaderMap,
-    /// The Content-Security-Policy and the body, cut where the nonce was.
-    csp: Vec<String>,
-    body: Vec<Bytes>,
-    size: usize,
 }
 
 impl PageCache {
@@ -382,72 +310,9 @@ impl PageCache {
     }
 }
 
-impl Entry {
-    fn respond(&self) -> Response {
-        let nonce = leptos::nonce::Nonce::new().to_string();
-        let mut body = Vec::with_capacity(self.size);
-        for (i, piece) in self.body.iter().enumerate() {
-            if i > 0 {
-                body.extend_from_slice(nonce.as_bytes());
-            }
-            body.extend_from_slice(piece);
-        }
-        let mut response = Response::new(Body::from(body));
-        *response.headers_mut() = self.headers.clone();
-        if let Ok(csp) = HeaderValue::from_str(&self.csp.join(&nonce)) {
-            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
-        }
-        response
-    }
-}
-
-/// `bytes` cut at every occurrence of `separator` (which is not kept).
-fn split(bytes: &Bytes, separator: &[u8]) -> Vec<Bytes> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i + separator.len() <= bytes.len() {
-        if &bytes[i..i + separator.len()] == separator {
-            pieces.push(bytes.slice(start..i));
-            i += separator.len();
-            start = i;
-        } else {
-            i += 1;
-        }
-    }
-    pieces.push(bytes.slice(start..));
-    pieces
-}
-
 fn next_midnight(now: OffsetDateTime, offset: UtcOffset) -> OffsetDateTime {
     let local = now.to_offset(offset);
     (local.replace_time(Time::MIDNIGHT) + Duration::days(1)).to_offset(UtcOffset::UTC)
-}
-
-/// Whether the request's cookies say one thing only: every `Cookie` header is plain visible
-/// ASCII without percent-encoding, the session cookie appears at most once, and its value is
-/// the session the session layer resolved (`None`: neither has one). Anything else could be
-/// read differently by another parser (tower-cookies decodes names and values, trims, and
-/// keeps the last of two), so such a request is served but its page is never kept or reused.
-fn cookies_unambiguous(headers: &HeaderMap, name: &str, resolved: Option<&str>) -> bool {
-    let mut found = None;
-    for value in headers.get_all(header::COOKIE) {
-        let bytes = value.as_bytes();
-        if bytes.iter().any(|b| !(0x20..0x7f).contains(b) || *b == b'%') {
-            return false;
-        }
-        let Ok(text) = std::str::from_utf8(bytes) else { return false };
-        for pair in text.split(';') {
-            let cookie_name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
-            if cookie_name == name {
-                if found.is_some() {
-                    return false;
-                }
-                found = Some(pair.split_once('=').map_or("", |(_, v)| v).trim());
-            }
-        }
-    }
-    found == resolved
 }
 
 /// Logs the cache's figures every `interval` while they change, for operators.
@@ -523,92 +388,6 @@ pub async fn layer(State(cache): State<Arc<PageCache>>, request: Request, next: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_page_is_cut_at_every_nonce_and_joins_back_whole() {
-        let page =
-            Bytes::from_static(b"<script nonce=\"N0NCE\">a</script><p>N0NC</p><script nonce=\"N0NCE\"></script>");
-        let pieces = split(&page, b"N0NCE");
-        assert_eq!(pieces.len(), 3);
-        let joined: Vec<u8> = pieces.join(&b"N0NCE"[..]);
-        assert_eq!(joined, page.to_vec());
-        assert_eq!(split(&Bytes::from_static(b"no nonce"), b"N0NCE").len(), 1);
-    }
-
-    #[test]
-    fn cookies_that_could_be_read_two_ways_are_never_cached() {
-        let name = "onecity_session";
-        let with = |values: &[&[u8]]| {
-            let mut headers = HeaderMap::new();
-            for v in values {
-                headers.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
-            }
-            headers
-        };
-        assert!(cookies_unambiguous(&with(&[b"lang=en; onecity_session=abc"]), name, Some("abc")));
-        assert!(cookies_unambiguous(&with(&[b"lang=en"]), name, None));
-        assert!(cookies_unambiguous(&HeaderMap::new(), name, None));
-        // The session layer found a session this reading does not see, or another one.
-        let hostile: [&[&[u8]]; 5] = [
-            &[b"onecity%5Fsession=abc"],
-            &[b"x=\xc3\xa9; onecity_session=abc"],
-            &[b"x=\xc3\xa9", b"onecity_session=abc"],
-            &[b"onecity_session=abc", b"onecity_session=def"],
-            &[b"onecity_session=abc; onecity_session=abc"],
-        ];
-        for cookies in hostile {
-            assert!(!cookies_unambiguous(&with(cookies), name, Some("abc")), "{cookies:?}");
-        }
-        assert!(
-            cookies_unambiguous(&with(&[b" onecity_session =abc"]), name, Some("abc")),
-            "trimmed, as the layer does"
-        );
-        assert!(!cookies_unambiguous(&with(&[b"onecity_session=abc"]), name, None), "the layer saw none");
-        assert!(!cookies_unambiguous(&with(&[b"onecity_session=abc"]), name, Some("def")));
-    }
-
-    fn page(size: usize) -> Entry {
-        Entry {
-            owner: Owner::Public,
-            fingerprint: Fingerprint {
-                session: None,
-                city: 1,
-                data_version: None,
-                resident_at: None,
-                account_at: None,
-                grants: None,
-                next_grant_change: None,
-            },
-            checkpoint: AtomicI64::new(0),
-            checks: None,
-            recheck: tokio::sync::Mutex::new(()),
-            stale: AtomicBool::new(false),
-            valid_until: OffsetDateTime::now_utc(),
-            headers: HeaderMap::new(),
-            csp: Vec::new(),
-            body: Vec::new(),
-            size,
-        }
-    }
-
-    #[test]
-    fn the_least_recently_used_pages_go_first_when_the_budget_is_full() {
-        let key = |s: &str| Key { session: Some(s.to_owned()), locale: Locale::En };
-        let mut entries = Entries::default();
-        entries.insert(key("a"), page(40), 100);
-        entries.insert(key("b"), page(40), 100);
-        entries.map.to_back(&key("a"));
-        entries.insert(key("c"), page(40), 100);
-        assert!(entries.map.contains_key(&key("a")) && entries.map.contains_key(&key("c")));
-        assert!(!entries.map.contains_key(&key("b")), "b was used least recently");
-        assert_eq!(entries.bytes, 80);
-        // Replacing a page counts its new size only; one over the budget is not kept.
-        entries.insert(key("a"), page(10), 100);
-        assert_eq!(entries.bytes, 50);
-        entries.insert(key("d"), page(101), 100);
-        assert!(!entries.map.contains_key(&key("d")));
-        assert_eq!((entries.map.len(), entries.bytes), (2, 50));
-    }
 
     #[test]
     fn midnight_is_the_next_one_in_the_given_zone() {

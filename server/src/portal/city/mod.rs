@@ -14,23 +14,26 @@ use crate::clock::rfc3339;
 use app::error::ssr::internal;
 use app::serverfns::city::ssr::City;
 use app::serverfns::city::{
-    AlarmView, AnchorView, CardCheck, CardPart, CardView, CheckpointView, FacilityView, MapArea, MapView, MyCityView,
-    NoticeView, PublicCityView, Reading, Title, TransparencyView, Trip, WitnessView,
+    AlarmView, AnchorView, CardCheck, CardView, CheckpointView, FacilityView, MapView, MyCityView, NoticeView,
+    PublicCityView, TransparencyView, WitnessView,
 };
 use app::serverfns::resident::ssr::Residents;
-use app::serverfns::resident::{AppError, GrantView, OfferView, ScopeView};
-use sqlx::{PgConnection, PgPool};
-use time::{Duration, OffsetDateTime, UtcOffset};
+use app::serverfns::resident::{AppError, OfferView, ScopeView};
+use sqlx::PgPool;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::gate::{DenyReason, Gate, GateError, ReadRequest, Reader};
+use crate::domain::gate::Gate;
 use crate::domain::pseudonym::PseudonymKey;
-use crate::domain::records::{self, Range, ScopeData};
 use crate::ledger::LedgerSettings;
 use crate::portal::residents::ResidentService;
 
-/// Width of every map in SVG user units; the height follows the area's shape.
-const MAP_WIDTH: f64 = 640.0;
+mod calendar;
+mod cards;
+mod map;
+
+pub(crate) use self::calendar::{city_offset, next_month};
+use self::map::{Area, bbox, draw, outer_rings};
 
 pub struct CityService {
     db: PgPool,
@@ -106,155 +109,6 @@ impl CityService {
             loading: tokio::sync::Mutex::new(()),
         }
     }
-}
-
-/// A district as stored, with its GeoJSON boundary.
-struct Area {
-    district_id: String,
-    name_en: String,
-    name_zh: String,
-    rings: Vec<Vec<(f64, f64)>>,
-}
-
-/// The outer rings of a GeoJSON Polygon or MultiPolygon (holes are not drawn: districts
-/// have none, and a hole would only hide part of the fill).
-fn outer_rings(geometry: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
-    let ring = |v: &serde_json::Value| serde_json::from_value::<Vec<(f64, f64)>>(v.clone()).ok();
-    match geometry["type"].as_str() {
-        Some("Polygon") => ring(&geometry["coordinates"][0]).into_iter().collect(),
-        Some("MultiPolygon") => geometry["coordinates"]
-            .as_array()
-            .map(|polys| polys.iter().filter_map(|p| ring(&p[0])).collect())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-/// Projects lon/lat onto a `MAP_WIDTH`-wide SVG (equirectangular, scaled by the cosine of the
-/// middle latitude, which is exact enough at city scale), showing `bbox` (lon/lat) with a margin.
-struct Projection {
-    west: f64,
-    north: f64,
-    scale: f64,
-    cos: f64,
-    height: f64,
-}
-
-impl Projection {
-    fn fit((w, s, e, n): (f64, f64, f64, f64), margin: f64) -> Self {
-        let (dx, dy) = ((e - w) * margin, (n - s) * margin);
-        let (w, s, e, n) = (w - dx, s - dy, e + dx, n + dy);
-        let cos = ((s + n) / 2.0).to_radians().cos();
-        let scale = MAP_WIDTH / ((e - w) * cos).max(f64::EPSILON);
-        Self { west: w, north: n, scale, cos, height: (n - s) * scale }
-    }
-
-    fn point(&self, (lon, lat): (f64, f64)) -> (f64, f64) {
-        let round = |v: f64| (v * 10.0).round() / 10.0;
-        (round((lon - self.west) * self.cos * self.scale), round((self.north - lat) * self.scale))
-    }
-}
-
-fn bbox<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Option<(f64, f64, f64, f64)> {
-    points.fold(None, |acc, &(x, y)| {
-        Some(match acc {
-            None => (x, y, x, y),
-            Some((w, s, e, n)) => (w.min(x), s.min(y), e.max(x), n.max(y)),
-        })
-    })
-}
-
-/// Draws `areas` framed on `focus` (lon/lat box), with `facilities` inside the frame.
-fn draw(
-    areas: &[Area],
-    facilities: &[(String, String, String, String, f64, f64)],
-    home: Option<&str>,
-    focus: (f64, f64, f64, f64),
-    margin: f64,
-) -> MapView {
-    let p = Projection::fit(focus, margin);
-    let areas = areas
-        .iter()
-        .map(|a| {
-            let mut path = String::new();
-            for ring in &a.rings {
-                for (i, &pt) in ring.iter().enumerate() {
-                    let (x, y) = p.point(pt);
-                    path.push_str(&format!("{}{x} {y} ", if i == 0 { 'M' } else { 'L' }));
-                }
-                path.push('Z');
-            }
-            let all: Vec<(f64, f64)> = a.rings.iter().flatten().copied().collect();
-            let n = all.len().max(1) as f64;
-            let centre = all.iter().fold((0.0, 0.0), |(x, y), (a, b)| (x + a / n, y + b / n));
-            MapArea {
-                district_id: a.district_id.clone(),
-                name_en: a.name_en.clone(),
-                name_zh: a.name_zh.clone(),
-                path,
-                label: p.point(centre),
-                home: home == Some(a.district_id.as_str()),
-            }
-        })
-        .collect();
-    let (w, s, e, n) = focus;
-    let facilities = facilities
-        .iter()
-        .filter(|f| (w..=e).contains(&f.4) && (s..=n).contains(&f.5))
-        .map(|(facility_id, kind, name_en, name_zh, lon, lat)| FacilityView {
-            facility_id: facility_id.clone(),
-            kind: kind.clone(),
-            name_en: name_en.clone(),
-            name_zh: name_zh.clone(),
-            at: p.point((*lon, *lat)),
-        })
-        .collect();
-    MapView { width: MAP_WIDTH as u32, height: p.height.round() as u32, areas, facilities }
-}
-
-/// The next property-tax instalment after `now`: the city collects on 30 June and 31 December.
-fn next_tax_due(now: OffsetDateTime) -> OffsetDateTime {
-    use time::macros::time;
-    let year = now.year();
-    let june = time::Date::from_calendar_date(year, time::Month::June, 30).map(|d| d.with_time(time!(23:59)));
-    let dec = time::Date::from_calendar_date(year, time::Month::December, 31).map(|d| d.with_time(time!(23:59)));
-    [june, dec]
-        .into_iter()
-        .flatten()
-        .map(|d| d.assume_offset(city_offset()))
-        .find(|&d| d > now)
-        .or_else(|| {
-            time::Date::from_calendar_date(year + 1, time::Month::June, 30)
-                .ok()
-                .map(|d| d.with_time(time!(23:59)).assume_offset(city_offset()))
-        })
-        .unwrap_or(now)
-}
-
-pub(crate) fn city_offset() -> UtcOffset {
-    UtcOffset::from_hms(app::i18n::CITY_OFFSET_HOURS, 0, 0).unwrap_or(UtcOffset::UTC)
-}
-
-/// The first day of the current month in the city's time zone.
-fn month_start(now: OffsetDateTime) -> OffsetDateTime {
-    let local = now.to_offset(city_offset());
-    local.replace_day(1).map(|d| d.replace_time(time::Time::MIDNIGHT)).unwrap_or(local)
-}
-
-/// The first day of the next month in the city's time zone.
-pub(crate) fn next_month(now: OffsetDateTime) -> OffsetDateTime {
-    let start = month_start(now);
-    let (year, month) = match start.month() {
-        time::Month::December => (start.year() + 1, time::Month::January),
-        m => (start.year(), m.next()),
-    };
-    start.replace_year(year).and_then(|d| d.replace_month(month)).unwrap_or(start + Duration::days(31))
-}
-
-/// Midnight starting today in the city's time zone: windows of whole days move only then, so
-/// a page stays the same all day (`page_cache` relies on it).
-fn day_start(now: OffsetDateTime) -> OffsetDateTime {
-    now.to_offset(city_offset()).replace_time(time::Time::MIDNIGHT)
 }
 
 impl CityService {
@@ -373,144 +227,6 @@ impl CityService {
         let catalogue = self.residents.offers(Uuid::nil()).await?;
         let scopes = self.residents.scopes().await?;
         Ok(Snapshot { version, districts, city_map, home_maps, notices, scopes, catalogue })
-    }
-
-    /// The gate's steps 1–4 for the resident's own permission; `None` when the permission no
-    /// longer holds (revoked or expired since it was listed): no card. A spent one-off or daily
-    /// limit concerns the agency's reads, not whether the permission holds.
-    async fn check(
-        &self,
-        conn: &mut PgConnection,
-        resident: Uuid,
-        g: &GrantView,
-    ) -> Result<Option<CardCheck>, AppError> {
-        let reader = Reader { agency_id: g.agency_id.clone(), id: "resident".into() };
-        let req = ReadRequest {
-            service_id: g.service_id,
-            pseudonym: self.key.pseudonym(resident, g.service_id),
-            scopes: g.scopes.clone(),
-            range: Range::default(),
-        };
-        match self.gate.check(conn, &reader, &req).await {
-            Ok(_) | Err(GateError::Denied { reason: DenyReason::FrequencyExceeded, .. }) => {
-                Ok(Some(CardCheck::Verified))
-            }
-            Err(GateError::Denied { reason: DenyReason::Pending, .. }) => Ok(Some(CardCheck::Pending)),
-            Err(GateError::Denied { reason: DenyReason::Integrity, .. }) => Ok(Some(CardCheck::Integrity)),
-            // Revoked or expired between listing and checking. Not an error of the page (so no
-            // error status on it): the card is simply not shown.
-            Err(GateError::Denied { .. }) => Ok(None),
-            Err(e) => Err(internal(e)),
-        }
-    }
-
-    /// The cards My City shows for `grants` (the resident's, as listed): each live permission
-    /// with the gate's verdict on it, in order.
-    async fn checks<'g>(
-        &self,
-        conn: &mut PgConnection,
-        resident: Uuid,
-        grants: &'g [GrantView],
-    ) -> Result<Vec<(&'g GrantView, CardCheck)>, AppError> {
-        let mut checks = Vec::new();
-        for g in grants.iter().filter(|g| g.state == "active" || g.state == "pending") {
-            if let Some(check) = self.check(conn, resident, g).await? {
-                checks.push((g, check));
-            }
-        }
-        Ok(checks)
-    }
-
-    /// The verdicts My City would show the resident now, without the cards' data: what the
-    /// page cache compares, at a newer checkpoint, with those of a page it keeps.
-    ///
-    /// # Errors
-    /// When the database cannot be read or the gate fails (not when it denies).
-    pub async fn card_checks(&self, resident: Uuid) -> Result<Vec<(Uuid, CardCheck)>, AppError> {
-        let grants = self.residents.grants(resident).await?;
-        let mut conn = self.db.acquire().await.map_err(internal)?;
-        let checks = self.checks(&mut conn, resident, &grants).await?;
-        Ok(checks.into_iter().map(|(g, check)| (g.grant_id, check)).collect())
-    }
-
-    /// The card's contents: the resident's own data under the permission's scopes.
-    async fn parts(
-        &self,
-        conn: &mut PgConnection,
-        resident: Uuid,
-        scopes: &[String],
-        facilities: &[FacilityView],
-    ) -> Result<Vec<CardPart>, AppError> {
-        let now = OffsetDateTime::now_utc();
-        let mut parts = Vec::new();
-        for scope in scopes {
-            let range = match scope.as_str() {
-                "transit.trips" => (month_start(now), now, i64::from(records::MAX_RECORDS)),
-                "utilities.readings" => (day_start(now) - Duration::days(365), now, 12),
-                _ => (day_start(now) - Duration::days(30), now, 200),
-            };
-            let data = records::read(conn, resident, std::slice::from_ref(scope), range)
-                .await
-                .map_err(|e| internal(format!("{e:#}")))?;
-            let Some(data) = data.into_values().next() else { continue };
-            parts.push(part(scope, data, now, range.0, facilities));
-        }
-        Ok(parts)
-    }
-}
-
-fn part(
-    scope: &str,
-    data: ScopeData,
-    now: OffsetDateTime,
-    from: OffsetDateTime,
-    facilities: &[FacilityView],
-) -> CardPart {
-    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    match (scope, data) {
-        ("transit.trips", ScopeData::Behavioral { records, .. }) => {
-            let spend = records.iter().map(|r| r.data["fare_cents"].as_i64().unwrap_or(0)).sum();
-            let mut recent: Vec<Trip> = records
-                .iter()
-                .map(|r| Trip {
-                    at: rfc3339(r.occurred_at),
-                    from: text(&r.data, "from"),
-                    to: text(&r.data, "to"),
-                    fare_cents: r.data["fare_cents"].as_i64().unwrap_or(0),
-                })
-                .collect();
-            recent.sort_by(|a, b| b.at.cmp(&a.at));
-            recent.truncate(3);
-            CardPart::Trips { month_start: rfc3339(from), count: records.len() as i64, spend_cents: spend, recent }
-        }
-        ("property.titles", ScopeData::Confirmation { records }) => CardPart::Titles {
-            titles: records
-                .iter()
-                .map(|r| Title {
-                    address: text(&r.data, "address"),
-                    registered: text(&r.data, "registered"),
-                    tax_due: rfc3339(next_tax_due(now)),
-                })
-                .collect(),
-        },
-        ("utilities.readings", ScopeData::Behavioral { records, .. }) => {
-            let mut readings: Vec<Reading> = records
-                .iter()
-                .filter(|r| r.data["kwh"].is_number())
-                .map(|r| Reading {
-                    at: rfc3339(r.occurred_at),
-                    meter: text(&r.data, "meter"),
-                    kwh: r.data["kwh"].as_i64().unwrap_or(0),
-                })
-                .collect();
-            readings.sort_by(|a, b| a.at.cmp(&b.at));
-            CardPart::Readings { readings }
-        }
-        ("identity.age_over_65", ScopeData::Predicate { value }) => CardPart::Eligibility {
-            eligible: value.as_bool(),
-            clinic: facilities.iter().find(|f| f.kind == "clinic").cloned(),
-        },
-        (scope, _) => CardPart::Other { scope: scope.to_owned() },
     }
 }
 
@@ -666,48 +382,5 @@ impl City for CityService {
             anchors,
             alarms,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_projection_keeps_north_up_and_the_frame_inside_the_map() {
-        let p = Projection::fit((121.40, 31.20, 121.52, 31.28), 0.0);
-        assert_eq!(p.point((121.40, 31.28)), (0.0, 0.0), "north-west corner at the origin");
-        let (x, y) = p.point((121.52, 31.20));
-        assert!((x - MAP_WIDTH).abs() < 0.2, "east edge at the map's width, got {x}");
-        assert!(y > 0.0 && (y - p.height).abs() < 0.2, "south edge at the bottom, got {y}");
-    }
-
-    #[test]
-    fn multipolygons_draw_every_part_and_bad_geometry_draws_nothing() {
-        let multi = serde_json::json!({"type": "MultiPolygon", "coordinates": [
-            [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]],
-            [[[2.0, 2.0], [3.0, 2.0], [3.0, 3.0], [2.0, 2.0]]]
-        ]});
-        assert_eq!(outer_rings(&multi).len(), 2);
-        assert!(outer_rings(&serde_json::json!({"type": "Point", "coordinates": [0.0, 0.0]})).is_empty());
-        assert!(outer_rings(&serde_json::json!({"type": "Polygon", "coordinates": "x"})).is_empty());
-    }
-
-    #[test]
-    fn property_tax_falls_due_at_the_next_half_year_end() {
-        let t = |s: &str| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
-        assert_eq!(next_tax_due(t("2026-03-01T00:00:00Z")).date().to_string(), "2026-06-30");
-        assert_eq!(next_tax_due(t("2026-07-01T00:00:00Z")).date().to_string(), "2026-12-31");
-        assert_eq!(next_tax_due(t("2027-01-01T00:00:00+08:00")).date().to_string(), "2027-06-30");
-    }
-
-    #[test]
-    fn months_and_days_start_at_midnight_in_the_city() {
-        let t = |s: &str| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
-        // 16:00 UTC on 31 December is already 1 January in the city (UTC+8).
-        assert_eq!(next_month(t("2026-12-31T15:59:59Z")), t("2027-01-01T00:00:00+08:00"));
-        assert_eq!(next_month(t("2026-12-31T16:00:00Z")), t("2027-02-01T00:00:00+08:00"));
-        assert_eq!(next_month(t("2026-01-31T12:00:00Z")), t("2026-02-01T00:00:00+08:00"));
-        assert_eq!(day_start(t("2026-11-25T17:30:00Z")), t("2026-11-26T00:00:00+08:00"));
     }
 }
