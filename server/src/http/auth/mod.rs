@@ -38,9 +38,11 @@ use crate::AppState;
 use crate::config::Config;
 use crate::error::{Error, HtmlError};
 
-/// The provider's client with the endpoints discovery gives us.
-type OidcClient =
-    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+mod account;
+mod oidc;
+
+use self::account::*;
+pub use self::oidc::*;
 
 /// Session key of a login in progress.
 const PENDING_LOGIN_KEY: &str = "oidc.pending";
@@ -52,99 +54,6 @@ struct PendingLogin {
     nonce: String,
     pkce_verifier: String,
     return_to: String,
-}
-
-/// The discovered provider and what the portal needs to talk to it.
-#[derive(Clone)]
-pub struct Oidc {
-    client: OidcClient,
-    http: reqwest::Client,
-    end_session_url: Option<url::Url>,
-    scopes: Vec<String>,
-    roles_claim: String,
-    agency_claim: String,
-    issuer: String,
-    jwks_uri: url::Url,
-    post_logout_redirect: url::Url,
-}
-
-impl Oidc {
-    /// Fetches the provider's discovery document and keys.
-    ///
-    /// # Errors
-    /// When the provider cannot be reached or its metadata is invalid (e.g. the issuer in
-    /// the document differs from the configured one).
-    pub async fn discover(config: &Config) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            // Following redirects would let a hostile response steer the server's requests.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()?;
-        let issuer = IssuerUrl::new(config.oidc.issuer.clone())?;
-        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http).await?;
-        let end_session_url = metadata.additional_metadata().end_session_endpoint.as_ref().map(|u| u.url().clone());
-        let jwks_uri = metadata.jwks_uri().url().clone();
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(config.oidc.client_id.clone()),
-            Some(ClientSecret::new(config.oidc.client_secret.expose_secret().to_owned())),
-        )
-        .set_redirect_uri(RedirectUrl::from_url(config.redirect_url()));
-        Ok(Self {
-            client,
-            http,
-            end_session_url,
-            scopes: config.oidc.scopes.clone(),
-            roles_claim: config.oidc.roles_claim.clone(),
-            agency_claim: config.oidc.agency_claim.clone(),
-            issuer: config.oidc.issuer.clone(),
-            jwks_uri,
-            post_logout_redirect: config.public_url.clone(),
-        })
-    }
-
-    /// Discovery with retries, for startup next to a provider that is still booting.
-    ///
-    /// # Errors
-    /// The last discovery error once `attempts` are used up.
-    pub async fn discover_with_retry(config: &Config, attempts: u32) -> anyhow::Result<Self> {
-        let mut last = None;
-        for attempt in 1..=attempts.max(1) {
-            match Self::discover(config).await {
-                Ok(oidc) => return Ok(oidc),
-                Err(e) => {
-                    tracing::warn!(attempt, issuer = %config.oidc.issuer, error = %e, "OIDC discovery failed; retrying");
-                    last = Some(e);
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                }
-            }
-        }
-        Err(last.expect("at least one attempt").context(format!("OIDC discovery at {} failed", config.oidc.issuer)))
-    }
-
-    /// The provider's issuer identifier (the `iss` of everything it signs).
-    #[must_use]
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    /// Where the provider publishes its signing keys (from discovery).
-    #[must_use]
-    pub fn jwks_uri(&self) -> &url::Url {
-        &self.jwks_uri
-    }
-
-    /// The HTTP client for talking to the provider (no redirects, 10 s timeout).
-    #[must_use]
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
-    /// The origin of the provider, for the Content-Security-Policy's form-action.
-    #[must_use]
-    pub fn issuer_origin(&self) -> String {
-        url::Url::parse(&self.issuer).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
-    }
 }
 
 pub fn router() -> Router<AppState> {
@@ -213,14 +122,6 @@ struct CallbackParams {
     state: Option<String>,
     error: Option<String>,
 }
-
-/// Claims we read beyond the standard ones (roles live wherever the provider puts them).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-struct ExtraClaims {
-    #[serde(flatten)]
-    rest: serde_json::Map<String, Value>,
-}
-impl AdditionalClaims for ExtraClaims {}
 
 /// Finishes a login: checks state, exchanges the code (with the PKCE verifier), verifies
 /// the ID token and nonce, records the account, rotates the session id.
@@ -361,79 +262,6 @@ async fn set_locale(
     Ok(response)
 }
 
-/// What the provider told us about the person.
-struct Profile {
-    subject: String,
-    display_name: String,
-    email: Option<String>,
-    locale: Option<String>,
-    roles: Vec<String>,
-    agency: Option<String>,
-}
-
-/// Creates or refreshes the account, and on a resident's first login their resident record,
-/// in one transaction.
-async fn record_login(db: &PgPool, issuer: &str, p: &Profile) -> Result<SessionUser, Error> {
-    let mut tx = db.begin().await?;
-    let account_id = sqlx::query_scalar!(
-        // language=PostgreSQL
-        r#"
-        insert into account (issuer, subject, display_name, email, locale, roles, agency_id, last_login_at)
-        values ($1, $2, $3, $4, $5, $6, $7, now())
-        on conflict on constraint account_issuer_subject_key do update
-            set display_name  = excluded.display_name,
-                email         = excluded.email,
-                locale        = excluded.locale,
-                roles         = excluded.roles,
-                agency_id     = excluded.agency_id,
-                last_login_at = now()
-        returning account_id
-        "#,
-        issuer,
-        p.subject,
-        p.display_name,
-        p.email,
-        p.locale,
-        &p.roles,
-        p.agency,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-
-    // A provider that asserts no roles at all is treated as a resident-only city login.
-    let is_resident = p.roles.is_empty() || p.roles.iter().any(|r| r == ROLE_RESIDENT);
-    let resident_id: Option<Uuid> = if is_resident {
-        sqlx::query_scalar!(
-            // language=PostgreSQL
-            r#"
-            with inserted as (
-                insert into resident (account_id) values ($1)
-                on conflict on constraint resident_account_id_key do nothing
-                returning resident_id
-            )
-            select resident_id as "resident_id!" from inserted
-            union all
-            select resident_id from resident where account_id = $1
-            limit 1
-            "#,
-            account_id
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-    } else {
-        None
-    };
-    tx.commit().await?;
-    Ok(SessionUser {
-        account_id,
-        resident_id,
-        name: p.display_name.clone(),
-        roles: if p.roles.is_empty() { vec![ROLE_RESIDENT.to_owned()] } else { p.roles.clone() },
-        agency_id: p.agency.clone(),
-        id_token: None,
-    })
-}
-
 /// Ends the portal session, then sends the browser to the provider to end its session too
 /// (RP-Initiated Logout 1.0 §2 with `id_token_hint` and `post_logout_redirect_uri`).
 /// A POST, so a cross-site page cannot log people out (the Origin check covers it too).
@@ -450,24 +278,6 @@ async fn logout(State(state): State<AppState>, session: Session) -> Result<Respo
         request = request.set_id_token_hint(&hint);
     }
     Ok(Redirect::to(request.http_get_url().as_str()).into_response())
-}
-
-/// The JSON payload of a compact JWS, without checking anything (callers verify first).
-fn jwt_payload(jws: &str) -> Option<Value> {
-    let payload = jws.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// Roles at a dot path (`roles`, `realm_access.roles`), as an array of strings or a single
-/// space-separated string.
-fn roles_at(claims: &Value, path: &str) -> Option<Vec<String>> {
-    let node = path.split('.').try_fold(claims, |v, key| v.get(key))?;
-    match node {
-        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
-        Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
-        _ => None,
-    }
 }
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.
