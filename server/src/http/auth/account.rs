@@ -85,13 +85,6 @@ pub(super) async fn record_login(db: &PgPool, issuer: &str, p: &Profile) -> Resu
     })
 }
 
-/// The JSON payload of a compact JWS, without checking anything (callers verify first).
-pub(super) fn jwt_payload(jws: &str) -> Option<Value> {
-    let payload = jws.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 /// Roles at a dot path (`roles`, `realm_access.roles`), as an array of strings or a single
 /// space-separated string.
 pub(super) fn roles_at(claims: &Value, path: &str) -> Option<Vec<String>> {

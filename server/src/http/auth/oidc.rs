@@ -3,9 +3,48 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// The provider's client with the endpoints discovery gives us.
-pub(super) type OidcClient =
-    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+/// The ID token as this portal reads it: the standard claims plus every other claim the
+/// provider sends ([`ExtraClaims`]), where the roles and the agency are, wherever the
+/// provider puts them.
+pub(super) type IdToken = openidconnect::IdToken<
+    ExtraClaims,
+    CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJwsSigningAlgorithm,
+>;
+
+type PortalTokenResponse = openidconnect::StandardTokenResponse<
+    openidconnect::IdTokenFields<
+        ExtraClaims,
+        openidconnect::EmptyExtraTokenFields,
+        CoreGenderClaim,
+        openidconnect::core::CoreJweContentEncryptionAlgorithm,
+        openidconnect::core::CoreJwsSigningAlgorithm,
+    >,
+    openidconnect::core::CoreTokenType,
+>;
+
+/// The provider's client with the endpoints discovery gives us: `CoreClient` but for the ID
+/// token's claims, which keep the claims `openidconnect` has no field for.
+pub(super) type OidcClient = openidconnect::Client<
+    ExtraClaims,
+    openidconnect::core::CoreAuthDisplay,
+    CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    PortalTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// The discovered provider and what the portal needs to talk to it.
 #[derive(Clone)]
@@ -37,7 +76,7 @@ impl Oidc {
         let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http).await?;
         let end_session_url = metadata.additional_metadata().end_session_endpoint.as_ref().map(|u| u.url().clone());
         let jwks_uri = metadata.jwks_uri().url().clone();
-        let client = CoreClient::from_provider_metadata(
+        let client = OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(config.oidc.client_id.clone()),
             Some(ClientSecret::new(config.oidc.client_secret.expose_secret().to_owned())),
