@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::clock::rfc3339;
-use app::serverfns::agency::{AgencyGrantView, PublishedView, ServiceView, VersionInput, VersionView};
 use serde::Serialize;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -14,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::gate::{Gate, GateError, ReadRequest, Reader};
 use crate::domain::records::{Range, ScopeData};
-use crate::domain::services::{AccessMode, NewVersion, ServiceError};
+use crate::domain::services::{AccessMode, NewVersion, Published, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgencyError {
@@ -67,11 +65,51 @@ pub async fn own_service(db: &PgPool, agency: &str, service: Uuid) -> Result<(),
     }
 }
 
+/// A service of an agency and all its versions, oldest first.
+#[derive(Clone, Debug)]
+pub struct AgencyService {
+    pub service_id: Uuid,
+    pub slug: String,
+    /// `draft`, `published` or `withdrawn`.
+    pub status: String,
+    pub versions: Vec<PublishedVersion>,
+}
+
+/// One published version, as stored.
+#[derive(Clone, Debug)]
+pub struct PublishedVersion {
+    pub version: i32,
+    pub name_en: String,
+    pub name_zh: String,
+    pub description_en: String,
+    pub description_zh: String,
+    pub category: String,
+    pub purpose: String,
+    pub required_scopes: Vec<String>,
+    pub optional_scopes: Vec<String>,
+    pub retention_days: i32,
+    pub districts: Vec<String>,
+    pub access_mode: String,
+    pub max_reads_per_day: Option<i32>,
+    pub leaf_hash: Vec<u8>,
+    pub published_at: OffsetDateTime,
+}
+
+/// A resident's live grant as the agency sees it: under the service's pseudonym only.
+#[derive(Clone, Debug)]
+pub struct AgencyGrant {
+    pub pseudonym: Vec<u8>,
+    pub version: i32,
+    pub scopes: Vec<String>,
+    pub valid_until: OffsetDateTime,
+    pub state: crate::domain::grants::GrantState,
+}
+
 /// The agency's services with all their versions.
 ///
 /// # Errors
 /// Database errors.
-pub async fn services(db: &PgPool, agency: &str) -> Result<Vec<ServiceView>, AgencyError> {
+pub async fn services(db: &PgPool, agency: &str) -> Result<Vec<AgencyService>, AgencyError> {
     let services =
         sqlx::query!("select service_id, slug, status from service where agency_id = $1 order by slug", agency)
             .fetch_all(db)
@@ -87,30 +125,30 @@ pub async fn services(db: &PgPool, agency: &str) -> Result<Vec<ServiceView>, Age
     )
     .fetch_all(db)
     .await?;
+    let mut by_service: BTreeMap<Uuid, Vec<PublishedVersion>> = BTreeMap::new();
+    for v in versions {
+        by_service.entry(v.service_id).or_default().push(PublishedVersion {
+            version: v.version,
+            name_en: v.name_en,
+            name_zh: v.name_zh,
+            description_en: v.description_en,
+            description_zh: v.description_zh,
+            category: v.category,
+            purpose: v.purpose,
+            required_scopes: v.required_scopes,
+            optional_scopes: v.optional_scopes,
+            retention_days: v.retention_days,
+            districts: v.districts,
+            access_mode: v.access_mode,
+            max_reads_per_day: v.max_reads_per_day,
+            leaf_hash: v.leaf_hash,
+            published_at: v.published_at,
+        });
+    }
     Ok(services
         .into_iter()
-        .map(|s| ServiceView {
-            versions: versions
-                .iter()
-                .filter(|v| v.service_id == s.service_id)
-                .map(|v| VersionView {
-                    version: v.version,
-                    name_en: v.name_en.clone(),
-                    name_zh: v.name_zh.clone(),
-                    description_en: v.description_en.clone(),
-                    description_zh: v.description_zh.clone(),
-                    category: v.category.clone(),
-                    purpose: v.purpose.clone(),
-                    required_scopes: v.required_scopes.clone(),
-                    optional_scopes: v.optional_scopes.clone(),
-                    retention_days: v.retention_days,
-                    districts: v.districts.clone(),
-                    access_mode: v.access_mode.clone(),
-                    max_reads_per_day: v.max_reads_per_day,
-                    leaf_hash: hex::encode(&v.leaf_hash),
-                    published_at: rfc3339(v.published_at),
-                })
-                .collect(),
+        .map(|s| AgencyService {
+            versions: by_service.remove(&s.service_id).unwrap_or_default(),
             service_id: s.service_id,
             slug: s.slug,
             status: s.status,
@@ -126,13 +164,12 @@ pub async fn create_service(db: &PgPool, agency: &str, slug: &str) -> Result<Uui
     Ok(crate::domain::services::create_service(db, agency, slug).await?)
 }
 
-/// Publishes the next version of one of the agency's services.
+/// The access mode an agency names (`one_off`, `recurring` with a daily limit, `ongoing`).
 ///
 /// # Errors
-/// Not found, an invalid field, a withdrawn service.
-pub async fn publish(db: &PgPool, agency: &str, service: Uuid, v: VersionInput) -> Result<PublishedView, AgencyError> {
-    own_service(db, agency, service).await?;
-    let access_mode = match (v.access_mode.as_str(), v.max_reads_per_day) {
+/// [`AgencyError::Invalid`] naming `access_mode` or `max_reads_per_day`.
+pub fn access_mode(mode: &str, max_reads_per_day: Option<u32>) -> Result<AccessMode, AgencyError> {
+    Ok(match (mode, max_reads_per_day) {
         ("one_off", None) => AccessMode::OneOff,
         ("ongoing", None) => AccessMode::Ongoing,
         ("recurring", Some(n)) => AccessMode::Recurring { max_reads_per_day: n },
@@ -143,22 +180,16 @@ pub async fn publish(db: &PgPool, agency: &str, service: Uuid, v: VersionInput) 
         (other, _) => {
             return Err(invalid("access_mode", format!("{other:?} is not one of one_off, recurring, ongoing")));
         }
-    };
-    let new = NewVersion {
-        name_en: v.name_en,
-        name_zh: v.name_zh,
-        description_en: v.description_en,
-        description_zh: v.description_zh,
-        category: v.category,
-        purpose: v.purpose,
-        required_scopes: v.required_scopes,
-        optional_scopes: v.optional_scopes,
-        retention_days: v.retention_days,
-        districts: v.districts,
-        access_mode,
-    };
-    let p = crate::domain::services::publish_version(db, service, &new).await?;
-    Ok(PublishedView { version: p.version, ledger_entry_id: p.ledger_entry_id, leaf_hash: p.leaf_hash.to_hex() })
+    })
+}
+
+/// Publishes the next version of one of the agency's services.
+///
+/// # Errors
+/// Not found, an invalid field, a withdrawn service.
+pub async fn publish(db: &PgPool, agency: &str, service: Uuid, new: &NewVersion) -> Result<Published, AgencyError> {
+    own_service(db, agency, service).await?;
+    Ok(crate::domain::services::publish_version(db, service, new).await?)
 }
 
 /// Withdraws one of the agency's services.
@@ -174,7 +205,7 @@ pub async fn withdraw(db: &PgPool, agency: &str, service: Uuid) -> Result<(), Ag
 ///
 /// # Errors
 /// Not found, database errors.
-pub async fn grants(db: &PgPool, agency: &str, service: Uuid) -> Result<Vec<AgencyGrantView>, AgencyError> {
+pub async fn grants(db: &PgPool, agency: &str, service: Uuid) -> Result<Vec<AgencyGrant>, AgencyError> {
     own_service(db, agency, service).await?;
     let mut conn = db.acquire().await?;
     let quorum = crate::domain::grants::quorum_size(&mut conn).await?;
@@ -194,12 +225,12 @@ pub async fn grants(db: &PgPool, agency: &str, service: Uuid) -> Result<Vec<Agen
         .into_iter()
         .map(|r| {
             let state = crate::domain::grants::state_of(None, r.leaf_index, quorum, r.valid_until, now);
-            AgencyGrantView {
-                pseudonym: hex::encode(&r.pseudonym),
+            AgencyGrant {
+                pseudonym: r.pseudonym,
                 version: r.version,
-                state: serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                state,
                 scopes: r.scopes,
-                valid_until: rfc3339(r.valid_until),
+                valid_until: r.valid_until,
             }
         })
         .collect())

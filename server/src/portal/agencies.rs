@@ -16,6 +16,7 @@ use crate::domain::gate::{Gate, GateError, Reader};
 use crate::domain::pseudonym::PseudonymKey;
 use crate::domain::records::Range;
 use crate::domain::services::ServiceError;
+use crate::portal::views;
 
 /// The console's side: staff of one agency, through a session.
 pub struct AgencyConsole {
@@ -58,7 +59,8 @@ fn app_error(e: AgencyError) -> AppError {
 #[async_trait::async_trait]
 impl Agencies for AgencyConsole {
     async fn services(&self, staff: &Staff) -> Result<Vec<ServiceView>, AppError> {
-        services(&self.db, &staff.agency_id).await.map_err(app_error)
+        let services = services(&self.db, &staff.agency_id).await.map_err(app_error)?;
+        Ok(services.into_iter().map(views::service).collect())
     }
 
     async fn create_service(&self, staff: &Staff, slug: String) -> Result<Uuid, AppError> {
@@ -66,7 +68,8 @@ impl Agencies for AgencyConsole {
     }
 
     async fn publish(&self, staff: &Staff, service: Uuid, v: VersionInput) -> Result<PublishedView, AppError> {
-        publish(&self.db, &staff.agency_id, service, v).await.map_err(app_error)
+        let new = views::new_version(v).map_err(app_error)?;
+        publish(&self.db, &staff.agency_id, service, &new).await.map(|p| views::published(&p)).map_err(app_error)
     }
 
     async fn withdraw(&self, staff: &Staff, service: Uuid) -> Result<(), AppError> {
@@ -74,7 +77,8 @@ impl Agencies for AgencyConsole {
     }
 
     async fn grants(&self, staff: &Staff, service: Uuid) -> Result<Vec<AgencyGrantView>, AppError> {
-        grants(&self.db, &staff.agency_id, service).await.map_err(app_error)
+        let grants = grants(&self.db, &staff.agency_id, service).await.map_err(app_error)?;
+        Ok(grants.into_iter().map(views::agency_grant).collect())
     }
 
     async fn read(&self, staff: &Staff, a: ReadArgs) -> Result<String, AppError> {

@@ -6,3 +6,4 @@ pub mod accounts;
 pub mod agencies;
 pub mod city;
 pub mod residents;
+pub mod views;

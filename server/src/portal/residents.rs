@@ -55,7 +55,7 @@ fn view(g: Grant) -> GrantView {
         scopes: g.scopes,
         valid_from: rfc3339(g.valid_from),
         valid_until: rfc3339(g.valid_until),
-        state: serde_json::to_value(g.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        state: crate::portal::views::state(g.state),
         leaf_index: g.leaf_index,
         replaces: g.replaces,
     }

@@ -17,7 +17,8 @@ pub(super) async fn list_grants(
     ApiPath(service_id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<AgencyGrantView>>, ApiError> {
     require(&client, SCOPE_READ)?;
-    Ok(Json(agency::grants(&state.db, &client.agency_id, service_id).await?))
+    let grants = agency::grants(&state.db, &client.agency_id, service_id).await?;
+    Ok(Json(grants.into_iter().map(views::agency_grant).collect()))
 }
 
 /// A read of one resident's data. `from`, `to` and `limit` are [`Range`]'s fields spelled out:

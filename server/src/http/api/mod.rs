@@ -35,6 +35,8 @@ use crate::domain::records::Range;
 use crate::domain::services::ServiceError;
 use app::serverfns::agency::{AgencyGrantView, PublishedView, ServiceView, VersionInput};
 
+use crate::portal::views;
+
 mod error;
 mod extract;
 mod grants;

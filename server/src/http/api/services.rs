@@ -12,7 +12,8 @@ pub(super) async fn list_services(
     State(state): State<AppState>,
     client: AgencyClient,
 ) -> Result<Json<Vec<ServiceView>>, ApiError> {
-    Ok(Json(agency::services(&state.db, &client.agency_id).await?))
+    let services = agency::services(&state.db, &client.agency_id).await?;
+    Ok(Json(services.into_iter().map(views::service).collect()))
 }
 
 /// A new service (a draft until its first version is published).
@@ -61,7 +62,9 @@ pub(super) async fn publish_version(
     ApiJson(input): ApiJson<VersionInput>,
 ) -> Result<(StatusCode, Json<PublishedView>), ApiError> {
     require(&client, SCOPE_PUBLISH)?;
-    Ok((StatusCode::CREATED, Json(agency::publish(&state.db, &client.agency_id, service_id, input).await?)))
+    let new = views::new_version(input)?;
+    let published = agency::publish(&state.db, &client.agency_id, service_id, &new).await?;
+    Ok((StatusCode::CREATED, Json(views::published(&published))))
 }
 
 /// Withdraws a service: residents can no longer grant it; existing grants keep their version.
