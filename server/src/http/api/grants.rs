@@ -31,6 +31,7 @@ pub struct ReadInput {
     /// Scopes to read: each must be in the grant.
     pub scopes: Vec<String>,
     /// Behavioral scopes: earliest time (inclusive, RFC 3339). Default: 31 days before `to`.
+    /// Never earlier than the grant's start: what happened before it is not released.
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub from: Option<OffsetDateTime>,
