@@ -178,7 +178,7 @@ async fn anchors(State(state): State<AppState>) -> Result<Response> {
             chain_id: r.chain_id,
             tx_hash: r.tx_hash,
             block_number: r.block_number,
-            anchored_at: r.anchored_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            anchored_at: crate::clock::rfc3339(r.anchored_at),
         })
         .collect();
     Ok(axum::Json(list).into_response())
@@ -206,8 +206,7 @@ struct StatusView {
 /// The ledger's health for people and monitors: sizes, what is still pending, witnesses,
 /// open integrity alarms.
 async fn status(State(state): State<AppState>) -> Result<Response> {
-    let rfc3339 =
-        |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let rfc3339 = crate::clock::rfc3339;
     let s = sqlx::query!(
         r#"
         select coalesce((select tree_size from ledger_tree), 0) as "tree_size!",

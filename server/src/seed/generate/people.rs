@@ -247,7 +247,7 @@ pub fn resident(
     for _ in 0..calls {
         let at = midnight(until) - Duration::seconds(dice.between(60, 90 * 86_400));
         let data = json!({
-            "at": at.format(&time::format_description::well_known::Rfc3339).expect("formattable"),
+            "at": crate::clock::rfc3339(at),
             "duration_s": dice.between(5, 3_600),
             "other_party": format!("+86 1{:02} **** {:04}", dice.between(30, 99), dice.below(10_000)),
             "direction": *dice.pick(&["outgoing", "incoming"]),
