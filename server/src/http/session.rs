@@ -65,9 +65,17 @@ pub fn layer(config: &Config, store: PostgresStore) -> SessionManagerLayer<Postg
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)))
 }
 
-/// Moves an active session's expiry once per refresh interval (see the module docs).
+/// The built bundle and the public assets: fetched with the session cookie like any request,
+/// but nothing about them is personal, and loading the session for them would cost a query each.
+fn is_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/city.geojson"
+}
+
+/// Moves an active session's expiry once per refresh interval (see the module docs). Asset
+/// requests do not count as use: a page load always comes with its page request, which does.
 pub async fn refresh(interval: Duration, request: Request, next: Next) -> Response {
-    let session = request.extensions().get::<Session>().filter(|s| s.id().is_some()).cloned();
+    let session =
+        request.extensions().get::<Session>().filter(|s| s.id().is_some() && !is_asset(request.uri().path())).cloned();
     let response = next.run(request).await;
     if let Some(session) = session {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -91,10 +99,7 @@ pub async fn refresh(interval: Duration, request: Request, next: Next) -> Respon
 /// The built bundle and the public assets keep their own headers.
 pub async fn private_responses(request: Request, next: Next) -> Response {
     let had_session = request.extensions().get::<Session>().and_then(Session::id).is_some();
-    let asset = {
-        let path = request.uri().path();
-        path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/city.geojson"
-    };
+    let asset = is_asset(request.uri().path());
     let mut response = next.run(request).await;
     let html = response
         .headers()
@@ -106,4 +111,17 @@ pub async fn private_responses(request: Request, next: Next) -> Response {
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bundle_and_public_files_are_assets_and_pages_and_functions_are_not() {
+        for asset in ["/pkg/onecity.wasm", "/pkg/onecity.js", "/pkg/onecity.css", "/favicon.svg", "/city.geojson"] {
+            assert!(super::is_asset(asset), "{asset}");
+        }
+        for personal in ["/", "/permissions", "/api/me", "/auth/callback", "/pkgs", "/ledger/bundle/1"] {
+            assert!(!super::is_asset(personal), "{personal}");
+        }
+    }
 }
