@@ -78,6 +78,7 @@ pub struct AgencyService {
 /// One published version, as stored.
 #[derive(Clone, Debug)]
 pub struct PublishedVersion {
+    pub service_id: Uuid,
     pub version: i32,
     pub name_en: String,
     pub name_zh: String,
@@ -115,7 +116,8 @@ pub async fn services(db: &PgPool, agency: &str) -> Result<Vec<AgencyService>, A
             .fetch_all(db)
             .await?;
     let ids: Vec<Uuid> = services.iter().map(|s| s.service_id).collect();
-    let versions = sqlx::query!(
+    let versions = sqlx::query_as!(
+        PublishedVersion,
         // language=PostgreSQL
         r#"select service_id, version, name_en, name_zh, description_en, description_zh, category, purpose,
                   required_scopes, optional_scopes, retention_days, districts, access_mode, max_reads_per_day,
@@ -127,23 +129,7 @@ pub async fn services(db: &PgPool, agency: &str) -> Result<Vec<AgencyService>, A
     .await?;
     let mut by_service: BTreeMap<Uuid, Vec<PublishedVersion>> = BTreeMap::new();
     for v in versions {
-        by_service.entry(v.service_id).or_default().push(PublishedVersion {
-            version: v.version,
-            name_en: v.name_en,
-            name_zh: v.name_zh,
-            description_en: v.description_en,
-            description_zh: v.description_zh,
-            category: v.category,
-            purpose: v.purpose,
-            required_scopes: v.required_scopes,
-            optional_scopes: v.optional_scopes,
-            retention_days: v.retention_days,
-            districts: v.districts,
-            access_mode: v.access_mode,
-            max_reads_per_day: v.max_reads_per_day,
-            leaf_hash: v.leaf_hash,
-            published_at: v.published_at,
-        });
+        by_service.entry(v.service_id).or_default().push(v);
     }
     Ok(services
         .into_iter()
