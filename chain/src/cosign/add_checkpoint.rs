@@ -1,8 +1,9 @@
 //! C2SP tlog-witness's `add-checkpoint`, both sides: the request the log sends (with its
 //! consistency proof), the decision a witness takes, and the reply the log reads back.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use crate::error::{Error, Result};
+use crate::hash::Hash;
+use crate::note::{NoteSignature, SignedCheckpoint, VerifierKey};
 
 /// Formats a cosignature as the note signature line a witness returns (with newline).
 #[must_use]

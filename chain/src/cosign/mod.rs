@@ -16,7 +16,6 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::hash::Hash;
 use crate::note::{
     Checkpoint, NoteSignature, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, SignedCheckpoint, VerifierKey,
     is_valid_key_name, verify_ed25519,

@@ -1,146 +1,69 @@
-//! A lean Ethereum JSON-RPC client for anchoring: exactly the calls an anchor needs, and
-//! EIP-1559 transaction signing with a secp256k1 key (`k256`).
+//! A lean Ethereum JSON-RPC client for anchoring: exactly the calls an anchor needs.
 //!
-//! Written by hand rather than pulling in a full Ethereum SDK: an anchor is one transaction
-//! type with 32 bytes of calldata, and the whole encoding (RLP, Ethereum Yellow Paper
-//! appendix B; typed transactions, EIP-2718; fee market, EIP-1559) fits on a page. The
-//! JSON-RPC methods are the standard `eth_*` ones every EVM node serves.
+//! The transaction itself (EIP-1559 fields, RLP, the EIP-2718 envelope, the signing hash) is
+//! `alloy-consensus`'s; the key and the signature are `k256`'s. The JSON-RPC client stays
+//! small and hand-written: an anchor makes six standard `eth_*` calls, and a full provider
+//! stack (`alloy-provider`, `alloy-network`) would add about a hundred crates for them.
 
 use std::time::Duration;
 
+use alloy_consensus::{SignableTransaction, TxEip1559};
+use alloy_primitives::{Address, Signature, TxKind, U256};
 use anyhow::{Context, anyhow, bail};
 use k256::ecdsa::SigningKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha3::{Digest, Keccak256};
 
-/// Keccak-256, Ethereum's hash.
-#[must_use]
-pub fn keccak256(data: &[u8]) -> [u8; 32] {
-    Keccak256::digest(data).into()
-}
-
-/// RLP encoding (Yellow Paper appendix B): byte strings and lists, nothing else.
-pub mod rlp {
-    /// An RLP item.
-    pub enum Item<'a> {
-        Bytes(&'a [u8]),
-        /// An unsigned integer, encoded big-endian without leading zeros (0 is the empty string).
-        Uint(u128),
-        List(Vec<Item<'a>>),
-    }
-
-    fn length_prefix(out: &mut Vec<u8>, len: usize, short: u8, long: u8) {
-        if len <= 55 {
-            out.push(short + len as u8);
-        } else {
-            let be = (len as u64).to_be_bytes();
-            let skip = be.iter().take_while(|b| **b == 0).count();
-            out.push(long + (8 - skip) as u8);
-            out.extend_from_slice(&be[skip..]);
-        }
-    }
-
-    fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-        if b.len() == 1 && b[0] < 0x80 {
-            out.push(b[0]);
-        } else {
-            length_prefix(out, b.len(), 0x80, 0xb7);
-            out.extend_from_slice(b);
-        }
-    }
-
-    /// Appends the encoding of `item` to `out`.
-    pub fn encode_into(out: &mut Vec<u8>, item: &Item<'_>) {
-        match item {
-            Item::Bytes(b) => bytes(out, b),
-            Item::Uint(n) => {
-                let be = n.to_be_bytes();
-                let skip = be.iter().take_while(|b| **b == 0).count();
-                bytes(out, &be[skip..]);
-            }
-            Item::List(items) => {
-                let mut payload = Vec::new();
-                for i in items {
-                    encode_into(&mut payload, i);
-                }
-                length_prefix(out, payload.len(), 0xc0, 0xf7);
-                out.extend_from_slice(&payload);
-            }
-        }
-    }
-
-    #[must_use]
-    pub fn encode(item: &Item<'_>) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_into(&mut out, item);
-        out
-    }
-}
-
-/// An EIP-1559 (type 2) transaction.
+/// An anchor transaction: `data` sent from the key's address to `to`, no value, no access list.
 #[derive(Clone, Debug)]
-pub struct Eip1559Tx {
+pub struct AnchorTx {
     pub chain_id: u64,
     pub nonce: u64,
     pub max_priority_fee_per_gas: u128,
     pub max_fee_per_gas: u128,
     pub gas_limit: u64,
     pub to: [u8; 20],
-    pub value: u128,
     pub data: Vec<u8>,
 }
 
-impl Eip1559Tx {
-    fn fields(&self) -> Vec<rlp::Item<'_>> {
-        use rlp::Item::{Bytes, List, Uint};
-        vec![
-            Uint(u128::from(self.chain_id)),
-            Uint(u128::from(self.nonce)),
-            Uint(self.max_priority_fee_per_gas),
-            Uint(self.max_fee_per_gas),
-            Uint(u128::from(self.gas_limit)),
-            Bytes(&self.to),
-            Uint(self.value),
-            Bytes(&self.data),
-            List(vec![]), // access list
-        ]
+impl AnchorTx {
+    fn eip1559(&self) -> TxEip1559 {
+        TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: self.nonce,
+            gas_limit: self.gas_limit,
+            max_fee_per_gas: self.max_fee_per_gas,
+            max_priority_fee_per_gas: self.max_priority_fee_per_gas,
+            to: TxKind::Call(Address::from(self.to)),
+            value: U256::ZERO,
+            access_list: alloy_eips::eip2930::AccessList::default(),
+            input: self.data.clone().into(),
+        }
     }
 
-    /// The hash that is signed: keccak256(0x02 || rlp(fields)) (EIP-1559 §Specification).
+    /// The hash that is signed: keccak256(0x02 || rlp(fields)) (EIP-1559).
     #[must_use]
     pub fn signing_hash(&self) -> [u8; 32] {
-        let mut payload = vec![0x02];
-        rlp::encode_into(&mut payload, &rlp::Item::List(self.fields()));
-        keccak256(&payload)
+        self.eip1559().signature_hash().0
     }
 
-    /// The raw signed transaction: 0x02 || rlp(fields ++ [y_parity, r, s]).
-    ///
-    /// # Errors
-    /// Never in practice (kept fallible for other key backends).
-    pub fn sign(&self, key: &SigningKey) -> anyhow::Result<Vec<u8>> {
-        let (signature, recovery) = key.sign_prehash_recoverable(&self.signing_hash());
-        let sig = signature.to_bytes();
-        let (r, s) = sig.split_at(32);
-        let trim = |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|x| **x == 0).copied().collect() };
-        let (r, s) = (trim(r), trim(s));
-        let mut fields = self.fields();
-        fields.push(rlp::Item::Uint(u128::from(recovery.is_y_odd())));
-        fields.push(rlp::Item::Bytes(&r));
-        fields.push(rlp::Item::Bytes(&s));
-        let mut out = vec![0x02];
-        rlp::encode_into(&mut out, &rlp::Item::List(fields));
-        Ok(out)
+    /// The raw signed transaction, as `eth_sendRawTransaction` takes it (EIP-2718 type 2).
+    #[must_use]
+    pub fn sign(&self, key: &SigningKey) -> Vec<u8> {
+        let tx = self.eip1559();
+        let (signature, recovery) =
+            key.sign_prehash_recoverable(tx.signature_hash().as_slice()).expect("a 32-byte prehash always signs");
+        let signed = tx.into_signed(Signature::from_signature_and_parity(signature, recovery.is_y_odd()));
+        let mut out = Vec::with_capacity(signed.eip2718_encoded_length());
+        signed.eip2718_encode(&mut out);
+        out
     }
 }
 
 /// The Ethereum address of a key: the last 20 bytes of keccak256 of the uncompressed public key.
 #[must_use]
 pub fn address_of(key: &SigningKey) -> [u8; 20] {
-    let point = key.verifying_key().to_sec1_point(false);
-    let hash = keccak256(&point.as_bytes()[1..]);
-    hash[12..].try_into().expect("20 bytes")
+    Address::from_private_key(key).into_array()
 }
 
 #[must_use]
@@ -228,17 +151,16 @@ impl EvmRpc {
         let estimate = parse_quantity(
             &self.call("eth_estimateGas", json!([{"from": from, "to": hex0x(&to), "data": hex0x(data)}])).await?,
         )?;
-        let tx = Eip1559Tx {
+        let tx = AnchorTx {
             chain_id,
             nonce: u64::try_from(nonce)?,
             max_priority_fee_per_gas: tip,
             max_fee_per_gas: base_fee * 2 + tip,
             gas_limit: u64::try_from(estimate + estimate / 5)?,
             to,
-            value: 0,
             data: data.to_vec(),
         };
-        let raw = tx.sign(key)?;
+        let raw = tx.sign(key);
         let hash = self.call("eth_sendRawTransaction", json!([hex0x(&raw)])).await?;
         hash.as_str().map(str::to_owned).ok_or_else(|| anyhow!("eth_sendRawTransaction returned {hash}"))
     }
@@ -281,32 +203,34 @@ pub fn parse_key(hex_key: &str) -> anyhow::Result<SigningKey> {
 
 #[cfg(test)]
 mod tests {
-    use super::rlp::{Item, encode};
     use super::*;
-
-    #[test]
-    fn rlp_matches_the_yellow_paper_examples() {
-        assert_eq!(encode(&Item::Bytes(b"dog")), [0x83, b'd', b'o', b'g']);
-        assert_eq!(
-            encode(&Item::List(vec![Item::Bytes(b"cat"), Item::Bytes(b"dog")])),
-            [0xc8, 0x83, b'c', b'a', b't', 0x83, b'd', b'o', b'g']
-        );
-        assert_eq!(encode(&Item::Bytes(b"")), [0x80]);
-        assert_eq!(encode(&Item::List(vec![])), [0xc0]);
-        assert_eq!(encode(&Item::Uint(0)), [0x80]);
-        assert_eq!(encode(&Item::Uint(15)), [0x0f]);
-        assert_eq!(encode(&Item::Uint(1024)), [0x82, 0x04, 0x00]);
-        let long = [b'a'; 56];
-        let enc = encode(&Item::Bytes(&long));
-        assert_eq!(&enc[..2], &[0xb8, 56]);
-        assert_eq!(enc.len(), 58);
-    }
 
     #[test]
     fn address_of_the_well_known_development_key() {
         // Account 0 of the standard development mnemonic ("test test ... junk").
         let key = parse_key("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80").unwrap();
         assert_eq!(hex0x(&address_of(&key)), "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+    }
+
+    #[test]
+    fn a_signed_anchor_decodes_back_to_its_fields_and_its_signer() {
+        let key = parse_key("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80").unwrap();
+        let tx = AnchorTx {
+            chain_id: 31337,
+            nonce: 7,
+            max_priority_fee_per_gas: 1_000_000_000,
+            max_fee_per_gas: 3_000_000_000,
+            gas_limit: 25_000,
+            to: address_of(&key),
+            data: vec![0xab; 32],
+        };
+        let raw = tx.sign(&key);
+        assert_eq!(raw[0], 0x02, "an EIP-1559 envelope");
+        let decoded = alloy_consensus::Signed::<TxEip1559>::eip2718_decode(&mut raw.as_slice()).unwrap();
+        assert_eq!(decoded.tx().nonce, 7);
+        assert_eq!(decoded.tx().input.as_ref(), &[0xab; 32]);
+        assert_eq!(decoded.signature_hash().0, tx.signing_hash());
+        assert_eq!(decoded.recover_signer().unwrap().into_array(), address_of(&key));
     }
 
     #[test]

@@ -1,7 +1,15 @@
 //! The API's one error shape, `{error, reason, message}`, and how every failure maps to it.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::MAX_BODY;
+use crate::domain::agency::AgencyError;
+use crate::domain::gate::GateError;
+use crate::domain::services::ServiceError;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The error body of every failed API call.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,8 +1,12 @@
 //! What a handler extracts: the authenticated, rate-limited agency client, and bodies and
 //! paths refused in the API's own error shape.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::ApiError;
+use super::token::{AgencyClient, TokenError};
+use crate::AppState;
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Path};
+use axum::http::{StatusCode, header, request::Parts};
 
 /// A JSON body, refused in the API's own error shape (`{error, reason, message}`, 400 or 413)
 /// instead of axum's plain-text rejection.

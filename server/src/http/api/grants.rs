@@ -1,8 +1,22 @@
 //! `/api/v1/services/{id}/grants`, `/reads`, `/api/v1/receipts/{id}/bundle`: residents' grants,
 //! reads through the gate, and the receipts' proofs.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::token::{AgencyClient, SCOPE_READ};
+use super::{ApiError, ApiJson, ApiPath, ErrorBody, require};
+use crate::AppState;
+use crate::domain::agency::{self, ReadResult};
+use crate::domain::gate::Reader;
+use crate::domain::records::Range;
+use crate::portal::views;
+use app::serverfns::agency::AgencyGrantView;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// Lists the pseudonyms that currently grant this service (pending, active or expired;
 /// revoked grants are gone).

@@ -14,28 +14,16 @@ pub mod token;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, State};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+use utoipa::OpenApi;
 
-use self::token::{AgencyClient, SCOPE_PUBLISH, SCOPE_READ, TokenError, TokenVerifier};
+use self::token::TokenVerifier;
 use crate::AppState;
-use crate::domain::agency::{self, AgencyError, ReadResult};
-use crate::domain::gate::{DenyReason, GateError, Reader};
-use crate::domain::records::Range;
-use crate::domain::services::ServiceError;
-use app::serverfns::agency::{AgencyGrantView, PublishedView, ServiceView, VersionInput};
-
-use crate::portal::views;
+use crate::domain::gate::DenyReason;
 
 mod error;
 mod extract;

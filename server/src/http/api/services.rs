@@ -1,7 +1,17 @@
 //! `/api/v1/services`: the agency's services and their immutable versions.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::token::{AgencyClient, SCOPE_PUBLISH};
+use super::{ApiError, ApiJson, ApiPath, ErrorBody, require};
+use crate::AppState;
+use crate::domain::agency::{self};
+use crate::portal::views;
+use app::serverfns::agency::{PublishedView, ServiceView, VersionInput};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// Lists the agency's services and their versions.
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", security(("bearer" = [])),

@@ -1,8 +1,13 @@
 //! Who signed in: the profile read from the verified ID token and userinfo, and the account
 //! and resident rows it creates or refreshes, in one transaction.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use crate::error::Error;
+use app::session::{ROLE_RESIDENT, SessionUser};
+use openidconnect::AdditionalClaims;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
 
 /// Claims we read beyond the standard ones (roles live wherever the provider puts them).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

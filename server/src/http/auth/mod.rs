@@ -13,7 +13,7 @@
 //! Which claim holds the roles is configuration (`--oidc-roles-claim`), so Keycloak, Azure AD
 //! or a national eID can be used without code changes.
 
-use app::session::{ROLE_AGENCY_STAFF, ROLE_RESIDENT, SESSION_USER_KEY, SessionUser};
+use app::session::{ROLE_AGENCY_STAFF, SESSION_USER_KEY, SessionUser};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
@@ -21,20 +21,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use openidconnect::core::{CoreAuthenticationFlow, CoreGenderClaim};
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, TokenResponse,
-    UserInfoClaims,
+    AccessTokenHash, AuthorizationCode, CsrfToken, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, Scope, TokenResponse, UserInfoClaims,
 };
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use crate::AppState;
-use crate::config::Config;
 use crate::error::{Error, HtmlError};
 
 mod account;

@@ -1,7 +1,13 @@
 //! The identity provider as discovered: its client (code flow, PKCE), keys and endpoints.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::ExtraClaims;
+use crate::config::Config;
+use openidconnect::core::CoreGenderClaim;
+use openidconnect::{
+    ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, ProviderMetadataWithLogout,
+    RedirectUrl,
+};
+use secrecy::ExposeSecret;
 
 /// The ID token as this portal reads it: the standard claims plus every other claim the
 /// provider sends ([`ExtraClaims`]), where the roles and the agency are, wherever the

@@ -18,18 +18,12 @@
 //!   the seed never signs anything.
 
 use std::collections::HashSet;
-use std::io::Write as _;
 
 use anyhow::{Context as _, bail, ensure};
-use clap::Args;
 use sqlx::{Connection as _, PgConnection, PgPool};
-use time::{Date, Duration, OffsetDateTime};
 use tokio::sync::mpsc;
 
-use super::generate::{
-    self, CitySeed, District, GENERATOR_VERSION, HISTORY_DAYS, MAX_RECORDS_PER_RESIDENT, OfferedService,
-    OfferedVersion, SeedGrant, Small, Vocabulary, copy_bytea, timestamp_text,
-};
+use super::generate::{CitySeed, District, GENERATOR_VERSION, Vocabulary};
 use super::progress::Progress;
 use crate::domain::pseudonym::PseudonymKey;
 
@@ -240,6 +234,7 @@ async fn load_locked(
 
 #[cfg(test)]
 mod tests {
+    use time::Date;
     use time::macros::date;
 
     use super::*;

@@ -1,7 +1,15 @@
 //! The loading pipeline: a generator thread formatting `COPY` text, the async side streaming it.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{BUFFER, CityPlan, NOT_GRANTED};
+use crate::domain::pseudonym::PseudonymKey;
+use crate::seed::generate::{
+    self, CitySeed, District, OfferedService, OfferedVersion, SeedGrant, Small, Vocabulary, copy_bytea, timestamp_text,
+};
+use anyhow::Context as _;
+use sqlx::PgConnection;
+use std::io::Write as _;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
 
 /// Every published service the synthetic residents may grant, with all its versions.
 pub(super) async fn offered_services(conn: &mut PgConnection) -> anyhow::Result<Vec<OfferedService>> {

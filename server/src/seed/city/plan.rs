@@ -1,7 +1,11 @@
 //! What city is loaded: the plan stored at the first run, checked on every later run.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{DEFAULT_CHUNK_RESIDENTS, DEFAULT_RECORDS, DEFAULT_RESIDENTS, DEFAULT_SEED};
+use crate::seed::generate::{GENERATOR_VERSION, HISTORY_DAYS, MAX_RECORDS_PER_RESIDENT};
+use anyhow::{Context as _, ensure};
+use clap::Args;
+use sqlx::{PgConnection, PgPool};
+use time::{Date, Duration, OffsetDateTime};
 
 pub(super) fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s, &time::macros::format_description!("[year]-[month]-[day]"))

@@ -1,7 +1,8 @@
 //! The demo city's map: districts from the GeoJSON, facilities and notices placed inside them.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{MORE_AGENCIES, add_agencies};
+use anyhow::Context;
+use sqlx::PgPool;
 
 /// The city's map: one GeoJSON Feature per district (`properties`: district_id, name_en,
 /// name_zh). The same file is served from `public/`, so anyone can redraw the map.

@@ -1,7 +1,7 @@
 //! The demo city's agencies and their services, each version published as a ledger entry.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use anyhow::Context;
+use sqlx::PgPool;
 
 /// The agencies beyond [`seed_services`]' four: (id, English name, Chinese name).
 pub(super) const MORE_AGENCIES: &[(&str, &str, &str)] = &[

@@ -1,7 +1,9 @@
 //! What the synthetic residents do: trips, purchases, meter readings, service visits.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::people::Profile;
+use super::{CitySeed, District, HISTORY_DAYS, Persona, activity_stream, copy_field, fragment, pair_stream, split};
+use std::io::Write as _;
+use time::{Date, Duration};
 
 /// Pre-escaped vocabulary of one city: names of stations and shops per district.
 pub struct Vocabulary {

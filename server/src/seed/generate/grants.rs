@@ -1,7 +1,8 @@
 //! Which services the synthetic residents granted, and when.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{CitySeed, Persona, Vocabulary, identity_stream, midnight};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 /// A service as the grant generator sees it.
 #[derive(Clone, Debug)]

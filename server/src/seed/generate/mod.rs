@@ -12,13 +12,9 @@
 //! pre-escaped fragments; confirmation records go through `serde_json` because their content
 //! hash must be exactly what [`crate::domain::records::add_confirmation`] would store.
 
-use std::io::Write as _;
-
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore as _, SeedableRng as _};
-use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use time::{Date, Duration, OffsetDateTime, Time};
 use uuid::Uuid;
 
 mod activity;

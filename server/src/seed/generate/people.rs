@@ -1,7 +1,10 @@
 //! Who the synthetic residents are: names, districts, profiles, civil and confirmation records.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{CitySeed, Dice, SYNTHETIC_ISSUER, Vocabulary, copy_bytea, copy_field, identity_stream, records_of};
+use serde_json::json;
+use std::io::Write as _;
+use time::{Date, Duration, OffsetDateTime, Time};
+use uuid::Uuid;
 
 /// A district as the generator needs it.
 #[derive(Clone, Debug)]

@@ -1,7 +1,9 @@
 //! A local EVM chain node (anvil from `tools/`), killed on drop.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::repo_root;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A local EVM chain node (anvil from the project's `tools/` npm packages), killed on drop.
 pub struct Anvil {

@@ -1,7 +1,7 @@
 //! A whole city for gate tests: portal, witnesses, the demo's agencies and services, helpers.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{Consortium, Portal, TempDir, acquire_sequencer};
+use sqlx::PgPool;
 
 /// A whole city for gate tests: the portal with four witnesses (quorum 3), the demo agencies,
 /// services and districts, and a sequencer the test drives by hand (`settle`).

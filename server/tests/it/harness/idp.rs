@@ -1,7 +1,8 @@
 //! The development identity provider (`idp/server.mjs`) as a child process on a free port.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{TempDir, repo_root};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 /// The development OpenID provider, killed when dropped.
 pub struct Idp {

@@ -3,15 +3,7 @@
 //! and the sequencer (`witnesses`), a chain node (`anvil`), and a whole city (`city`), each
 //! against the per-test database `#[sqlx::test]` creates.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use reqwest::redirect::Policy;
-use server::AppState;
-use server::config::ServeArgs;
-use sqlx::PgPool;
 
 mod anvil;
 mod city;

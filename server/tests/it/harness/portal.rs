@@ -1,7 +1,11 @@
 //! The real portal router on a loopback port, and a browser-like client to sign in with.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::{Idp, TempDir};
+use reqwest::redirect::Policy;
+use server::AppState;
+use server::config::ServeArgs;
+use sqlx::PgPool;
+use std::time::Duration;
 
 /// A running portal with its own provider.
 pub struct Portal {

@@ -1,7 +1,7 @@
 //! The consortium: four real witness servers, each with its own database, and the sequencer.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use sqlx::PgPool;
+use std::time::Duration;
 
 /// Key names of the test consortium.
 pub const WITNESS_NAMES: [&str; 4] =
