@@ -84,7 +84,7 @@ impl Claim {
             ]),
             (
                 Self::Receipt { grant_id, reader, scopes, purpose, time },
-                Event::AccessReceipt { grant_id: g, reader: r, scopes: s, purpose: p, time: t },
+                Event::AccessReceipt { grant_id: g, reader: r, scopes: s, purpose: p, time: t, .. },
             ) => first(&[
                 (grant_id == g, Field::GrantId),
                 (reader == r, Field::Reader),
@@ -108,6 +108,7 @@ mod tests {
             scopes: vec!["residence.district".into(), "transit.trips".into()],
             purpose: "Cap fares".into(),
             time: 1_790_000_000,
+            verified_at: None,
         }
     }
 

@@ -199,6 +199,7 @@ pub fn sample_events() -> Vec<Event> {
             scopes: vec!["identity.age_over_65".into()],
             purpose: "Apply the senior discount to your transit fares".into(),
             time: 1_767_400_000,
+            verified_at: None,
         },
         Event::RecordsBatch {
             batch_root: crate::leaf::batch_root(&[Hash::sha256(b"title-1"), Hash::sha256(b"title-2")]),
@@ -215,5 +216,37 @@ pub fn sample_events() -> Vec<Event> {
             registered_at: 1_767_300_000,
         },
         Event::StatusRoot { map_root: Hash([0x55; 32]), map_version: 7, log_size: 42, time: 1_767_400_100 },
+        Event::ServicePublishedV2(sample_terms()),
+        Event::AccessReceipt {
+            grant_id: GrantId([0x11; 16]),
+            reader: "transit-authority/client/fare-engine".into(),
+            scopes: vec!["identity.age_over_65".into()],
+            purpose: "Apply the senior discount to your transit fares".into(),
+            time: 1_767_400_000,
+            verified_at: Some(crate::leaf::CheckpointRef { size: 42, root: Hash([0x66; 32]) }),
+        },
     ]
+}
+
+/// The v1 sample service's terms in leaf format v2, with a daily limit, two districts and a
+/// week of history.
+#[must_use]
+pub fn sample_terms() -> crate::leaf::ServiceTerms {
+    crate::leaf::ServiceTerms {
+        agency: "transit-authority".into(),
+        service: "senior-fare".into(),
+        version: 3,
+        name_en: "Senior fares".into(),
+        name_zh: "长者票价".into(),
+        description_en: "Half-price rides for residents over 65.".into(),
+        description_zh: "65岁以上居民乘车半价。".into(),
+        category: "transport".into(),
+        purpose: "Apply the senior discount to your transit fares".into(),
+        required_scopes: vec!["identity.age_over_65".into()],
+        optional_scopes: vec!["transit.trips".into()],
+        retention_days: 365,
+        access: crate::leaf::AccessMode::Recurring { max_reads_per_day: 4 },
+        districts: vec!["harbour".into(), "old-town".into()],
+        history_days: 7,
+    }
 }

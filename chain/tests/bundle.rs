@@ -68,6 +68,7 @@ fn revocation_and_absence() {
         scopes: vec![],
         purpose: "p".into(),
         time: NOW,
+        verified_at: None,
     })
     .unwrap();
     let cp3 = l.checkpoint(NOW - 30).unwrap();

@@ -33,7 +33,8 @@ fn leaf_formats() {
             chain::tree::leaf_hash(&bytes).to_hex(),
             serde_json::to_string(&e).unwrap()
         );
-        check(&format!("leaf_{}.txt", e.type_name().replace('.', "_")), &text);
+        let version = if e.format_version() == 1 { String::new() } else { format!("_v{}", e.format_version()) };
+        check(&format!("leaf_{}{version}.txt", e.type_name().replace('.', "_")), &text);
         assert_eq!(Event::decode(&bytes).unwrap(), e);
     }
 }

@@ -3,7 +3,7 @@
 
 use chain::Hash;
 use chain::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
-use chain::leaf::{DeviceId, Event, GrantId, Pseudonym, canonical_scopes};
+use chain::leaf::{AccessMode, DeviceId, Event, GrantId, Pseudonym, ServiceTerms, canonical_scopes};
 use chain::note::{Checkpoint, NoteSigner, SignedCheckpoint, VerifierKey};
 use chain::status::GrantStatus;
 use chain::tiles::{TilePath, decode_entry_bundle, encode_entry_bundle};
@@ -13,9 +13,61 @@ fn scopes() -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec("[a-z0-9._-]{1,24}", 0..6).prop_map(canonical_scopes)
 }
 
+fn access_mode() -> impl Strategy<Value = AccessMode> {
+    prop_oneof![
+        Just(AccessMode::OneOff),
+        Just(AccessMode::Ongoing),
+        (1..=u32::MAX).prop_map(|max_reads_per_day| AccessMode::Recurring { max_reads_per_day }),
+    ]
+}
+
+fn terms() -> impl Strategy<Value = ServiceTerms> {
+    let s = "\\PC{0,40}";
+    (
+        (s, s, any::<u32>(), s, s, "\\PC{0,400}", "\\PC{0,400}", s, s),
+        (scopes(), scopes(), any::<u32>(), access_mode(), scopes(), any::<u32>()),
+    )
+        .prop_map(
+            |(
+                (agency, service, version, name_en, name_zh, description_en, description_zh, category, purpose),
+                (required, optional, retention_days, access, districts, history_days),
+            )| {
+                let optional_scopes = optional.into_iter().filter(|o| !required.contains(o)).collect();
+                ServiceTerms {
+                    agency,
+                    service,
+                    version,
+                    name_en,
+                    name_zh,
+                    description_en,
+                    description_zh,
+                    category,
+                    purpose,
+                    required_scopes: required,
+                    optional_scopes,
+                    retention_days,
+                    access,
+                    districts,
+                    history_days,
+                }
+            },
+        )
+}
+
 fn event() -> impl Strategy<Value = Event> {
     let s = "\\PC{0,40}";
     prop_oneof![
+        terms().prop_map(Event::ServicePublishedV2),
+        (any::<[u8; 16]>(), s, scopes(), s, any::<u64>(), 1..u64::MAX, any::<[u8; 32]>()).prop_map(
+            |(g, reader, scopes, purpose, time, size, root)| Event::AccessReceipt {
+                grant_id: GrantId(g),
+                reader,
+                scopes,
+                purpose,
+                time,
+                verified_at: Some(chain::leaf::CheckpointRef { size, root: Hash(root) }),
+            }
+        ),
         (s, s, any::<u32>(), s, scopes(), any::<u32>()).prop_map(
             |(agency, service, version, purpose, scopes, retention_days)| Event::ServicePublished {
                 agency,
@@ -45,7 +97,7 @@ fn event() -> impl Strategy<Value = Event> {
             Event::GrantRevoked { grant_id: GrantId(g), resident: Pseudonym(r), revoked_at: t }
         }),
         (any::<[u8; 16]>(), s, scopes(), s, any::<u64>()).prop_map(|(g, reader, scopes, purpose, time)| {
-            Event::AccessReceipt { grant_id: GrantId(g), reader, scopes, purpose, time }
+            Event::AccessReceipt { grant_id: GrantId(g), reader, scopes, purpose, time, verified_at: None }
         }),
         (any::<[u8; 32]>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(h, count, a, b)| {
             Event::RecordsBatch { batch_root: Hash(h), count, period_start: a.min(b), period_end: a.max(b) }

@@ -46,6 +46,7 @@ fn filler(i: u64) -> Event {
             scopes: vec!["transit.trips".into()],
             purpose: "Cap monthly fares using the resident's trips".into(),
             time: 1_764_000_000 + i,
+            verified_at: Some(chain::leaf::CheckpointRef { size: 1 + i, root: chain::Hash([8; 32]) }),
         }
     }
 }
@@ -172,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
         retention_days: 30,
         districts: vec![],
         access_mode: server::domain::services::AccessMode::Ongoing,
+        history_days: 0,
     };
     server::domain::services::publish_version(&db, service, &version).await?;
     let residents = residents_with_grants(&db, &key, service).await?;

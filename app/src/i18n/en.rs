@@ -80,6 +80,7 @@ pub const EN: Messages = Messages {
     consent_cancel: "Cancel",
     consent_already: "You already share data with this service. Confirming replaces that permission.",
     consent_retention: "The agency keeps what it reads for at most",
+    consent_history: "What it may read",
     consent_not_offered: "This service is not offered at the moment.",
     sensitivity_low: "low sensitivity",
     sensitivity_medium: "medium sensitivity",

@@ -84,6 +84,7 @@ pub struct Messages {
     pub consent_cancel: &'static str,
     pub consent_already: &'static str,
     pub consent_retention: &'static str,
+    pub consent_history: &'static str,
     pub consent_not_offered: &'static str,
     pub sensitivity_low: &'static str,
     pub sensitivity_medium: &'static str,

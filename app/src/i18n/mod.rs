@@ -204,6 +204,17 @@ impl Locale {
         }
     }
 
+    /// How far back a service may read, from its published history days.
+    #[must_use]
+    pub fn history(self, days: i32) -> String {
+        match self {
+            Self::En if days <= 0 => "Only what happens from the day you agree".to_owned(),
+            Self::Zh if days <= 0 => "仅限您同意之日起的数据".to_owned(),
+            Self::En => format!("From {} before the day you agree", self.days(i64::from(days))),
+            Self::Zh => format!("您同意之日前{}起的数据", self.days(i64::from(days))),
+        }
+    }
+
     #[must_use]
     pub fn until(self, rfc3339: &str) -> String {
         match self {

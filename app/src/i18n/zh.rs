@@ -80,6 +80,7 @@ pub const ZH: Messages = Messages {
     consent_cancel: "取消",
     consent_already: "您已向此服务共享数据。确认后将替换原有授权。",
     consent_retention: "机构保存所读取数据的最长期限",
+    consent_history: "可读取的数据范围",
     consent_not_offered: "此服务目前未开放。",
     sensitivity_low: "低敏感度",
     sensitivity_medium: "中敏感度",

@@ -95,6 +95,10 @@ fn ConsentForm(offer: OfferView, scopes: Vec<ScopeView>) -> impl IntoView {
                         <dd>{locale.access_mode(&offer.access_mode, offer.max_reads_per_day)}</dd>
                     </div>
                     <div>
+                        <dt>{t.consent_history}</dt>
+                        <dd id="consent-history">{locale.history(offer.history_days)}</dd>
+                    </div>
+                    <div>
                         <dt>{t.consent_retention}</dt>
                         <dd>{locale.days(i64::from(offer.retention_days))}</dd>
                     </div>

@@ -30,6 +30,8 @@ pub struct VersionView {
     /// `one_off`, `recurring` or `ongoing`.
     pub access_mode: String,
     pub max_reads_per_day: Option<i32>,
+    /// Days before a grant's start a read may reach (0: none).
+    pub history_days: i32,
     /// Hex leaf hash of the version's `service.published` ledger entry.
     pub leaf_hash: String,
     /// RFC 3339.
@@ -71,6 +73,9 @@ pub struct VersionInput {
     pub access_mode: String,
     #[serde(default)]
     pub max_reads_per_day: Option<u32>,
+    /// Days before a grant's start a read may reach, at most 366; 0 (the default): none.
+    #[serde(default)]
+    pub history_days: u32,
 }
 
 /// A version as published.

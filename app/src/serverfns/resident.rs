@@ -85,8 +85,21 @@ pub struct OfferView {
     /// `one_off`, `recurring` or `ongoing`.
     pub access_mode: String,
     pub max_reads_per_day: Option<i32>,
+    /// Days before the grant's start the agency may read (0: none).
+    pub history_days: i32,
+    /// The districts whose residents the service is for; empty: the whole city.
+    pub districts: Vec<String>,
     /// The resident's live grant for this service, if any.
     pub granted: Option<Uuid>,
+}
+
+impl OfferView {
+    /// Whether a resident living in `home` may take the service: a service for some districts
+    /// is offered to their residents only (the server refuses the grant otherwise, too).
+    #[must_use]
+    pub fn offered_to(&self, home: Option<&str>) -> bool {
+        self.districts.is_empty() || home.is_some_and(|h| self.districts.iter().any(|d| d == h))
+    }
 }
 
 /// An entry of the scopes catalogue.

@@ -92,6 +92,7 @@ pub struct PublishedVersion {
     pub districts: Vec<String>,
     pub access_mode: String,
     pub max_reads_per_day: Option<i32>,
+    pub history_days: i32,
     pub leaf_hash: Vec<u8>,
     pub published_at: OffsetDateTime,
 }
@@ -121,7 +122,7 @@ pub async fn services(db: &PgPool, agency: &str) -> Result<Vec<AgencyService>, A
         // language=PostgreSQL
         r#"select service_id, version, name_en, name_zh, description_en, description_zh, category, purpose,
                   required_scopes, optional_scopes, retention_days, districts, access_mode, max_reads_per_day,
-                  leaf_hash, published_at
+                  history_days, leaf_hash, published_at
            from service_version where service_id = any($1) order by service_id, version"#,
         &ids
     )

@@ -38,6 +38,9 @@ pub enum GrantError {
          read the new terms and confirm again"
     )]
     TermsChanged { shown: i32, newest: i32 },
+    /// The service is for residents of some districts only, and this resident lives elsewhere.
+    #[error("this service is only for residents of {}", districts.join(", "))]
+    OutsideDistricts { districts: Vec<String> },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -116,13 +119,14 @@ struct Version {
     purpose: String,
     required: Vec<String>,
     optional: Vec<String>,
+    districts: Vec<String>,
     leaf_hash: Vec<u8>,
 }
 
 async fn load_version(conn: &mut PgConnection, service_id: Uuid, version: i32) -> Result<Version, GrantError> {
     sqlx::query_as!(
         Version,
-        r#"select version, purpose, required_scopes as required, optional_scopes as optional, leaf_hash
+        r#"select version, purpose, required_scopes as required, optional_scopes as optional, districts, leaf_hash
            from service_version where service_id = $1 and version = $2"#,
         service_id,
         version
@@ -332,6 +336,14 @@ async fn issue_in_window(
         return Err(GrantError::TermsChanged { shown, newest });
     }
     let v = load_version(&mut tx, service_id, newest).await?;
+    if !v.districts.is_empty() {
+        let home = sqlx::query_scalar!("select district_id from resident where resident_id = $1", resident_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !home.is_some_and(|d| v.districts.contains(&d)) {
+            return Err(GrantError::OutsideDistricts { districts: v.districts });
+        }
+    }
     if let Some(s) = scopes.iter().find(|s| !v.required.contains(s) && !v.optional.contains(s)) {
         return Err(invalid("scopes", format!("the service does not ask for {s:?}")));
     }

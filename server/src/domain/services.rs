@@ -4,30 +4,10 @@
 //! agreed to can never be widened afterwards.
 
 use chain::Event;
-use chain::leaf::canonical_scopes;
+pub use chain::leaf::AccessMode;
+use chain::leaf::{ServiceTerms, canonical_scopes};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-/// How often a grant for this service may be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccessMode {
-    /// A single read.
-    OneOff,
-    /// At most this many reads per day.
-    Recurring { max_reads_per_day: u32 },
-    /// No frequency limit while the grant is valid.
-    Ongoing,
-}
-
-impl AccessMode {
-    fn column(self) -> (&'static str, Option<i32>) {
-        match self {
-            Self::OneOff => ("one_off", None),
-            Self::Recurring { max_reads_per_day } => ("recurring", i32::try_from(max_reads_per_day).ok()),
-            Self::Ongoing => ("ongoing", None),
-        }
-    }
-}
 
 /// Longest service name or category, in characters.
 pub const MAX_NAME: usize = 120;
@@ -37,6 +17,8 @@ pub const MAX_DESCRIPTION: usize = 4000;
 pub const MAX_DISTRICTS: usize = 100;
 /// Most scopes a version can ask for, required and optional together.
 pub const MAX_SCOPES: usize = 64;
+/// Most days of history before a grant's start a version may ask for.
+pub const MAX_HISTORY_DAYS: u32 = 366;
 
 /// What an agency declares when it publishes a version.
 #[derive(Clone, Debug)]
@@ -52,6 +34,8 @@ pub struct NewVersion {
     pub retention_days: u32,
     pub districts: Vec<String>,
     pub access_mode: AccessMode,
+    /// Days before a grant's start a read may reach (0: none).
+    pub history_days: u32,
 }
 
 /// A version as published.
@@ -132,6 +116,9 @@ impl NewVersion {
         if let AccessMode::Recurring { max_reads_per_day: 0 } = self.access_mode {
             return Err(invalid("max_reads_per_day", "must be at least 1"));
         }
+        if self.history_days > MAX_HISTORY_DAYS {
+            return Err(invalid("history_days", format!("must be between 0 and {MAX_HISTORY_DAYS}")));
+        }
         Ok(())
     }
 }
@@ -157,27 +144,45 @@ pub async fn create_service(db: &PgPool, agency_id: &str, slug: &str) -> Result<
     })
 }
 
-/// The `service.published` leaf of a version, from its columns: what publishing writes and
-/// what the gate recomputes from the rows before every read.
+/// The `service.published` leaf of a version (format v2), from its columns: what publishing
+/// writes and what the gate recomputes from the rows before every read. Scopes and districts
+/// go in canonical order, so the rows' order does not matter.
 ///
 /// # Errors
-/// A version or retention that is negative (no row can hold one).
-pub fn published_event(
-    agency: &str,
-    slug: &str,
-    version: i32,
-    purpose: &str,
-    required: &[String],
-    optional: &[String],
-    retention_days: i32,
-) -> anyhow::Result<Event> {
+/// A version, retention or limit that is negative (no row can hold one).
+pub fn published_event(agency: &str, slug: &str, version: i32, v: &NewVersion) -> anyhow::Result<Event> {
+    Ok(Event::ServicePublishedV2(ServiceTerms {
+        agency: agency.to_owned(),
+        service: slug.to_owned(),
+        version: u32::try_from(version)?,
+        name_en: v.name_en.clone(),
+        name_zh: v.name_zh.clone(),
+        description_en: v.description_en.clone(),
+        description_zh: v.description_zh.clone(),
+        category: v.category.clone(),
+        purpose: v.purpose.clone(),
+        required_scopes: canonical_scopes(v.required_scopes.iter().cloned()),
+        optional_scopes: canonical_scopes(v.optional_scopes.iter().cloned()),
+        retention_days: v.retention_days,
+        access: v.access_mode,
+        districts: canonical_scopes(v.districts.iter().cloned()),
+        history_days: v.history_days,
+    }))
+}
+
+/// The format v1 leaf, for versions published before leaf v2: it covers agency, slug, version,
+/// purpose, scopes and retention only (docs/gate.md).
+///
+/// # Errors
+/// As [`published_event`].
+pub fn published_event_v1(agency: &str, slug: &str, version: i32, v: &NewVersion) -> anyhow::Result<Event> {
     Ok(Event::ServicePublished {
         agency: agency.to_owned(),
         service: slug.to_owned(),
         version: u32::try_from(version)?,
-        purpose: purpose.to_owned(),
-        scopes: canonical_scopes(required.iter().chain(optional).cloned()),
-        retention_days: u32::try_from(retention_days)?,
+        purpose: v.purpose.clone(),
+        scopes: canonical_scopes(v.required_scopes.iter().chain(&v.optional_scopes).cloned()),
+        retention_days: v.retention_days,
     })
 }
 
@@ -212,25 +217,21 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
     .fetch_one(&mut *tx)
     .await?;
     let retention = i32::try_from(v.retention_days).map_err(anyhow::Error::from)?;
-    let event = published_event(
-        &service.agency_id,
-        &service.slug,
-        version,
-        &v.purpose,
-        &v.required_scopes,
-        &v.optional_scopes,
-        retention,
-    )?;
+    let history = i32::try_from(v.history_days).map_err(anyhow::Error::from)?;
+    let event = published_event(&service.agency_id, &service.slug, version, v)?;
     let leaf_hash = chain::tree::leaf_hash(&event.encode().map_err(anyhow::Error::from)?);
     let ledger_entry_id = crate::ledger::enqueue(&mut tx, &event).await?;
-    let (mode, max_reads) = v.access_mode.column();
+    let (mode, max_reads) = (
+        v.access_mode.name(),
+        v.access_mode.max_reads_per_day().map(i32::try_from).transpose().map_err(anyhow::Error::from)?,
+    );
     sqlx::query!(
         // language=PostgreSQL
         r#"
         insert into service_version (service_id, version, name_en, name_zh, description_en, description_zh, category,
                                      purpose, required_scopes, optional_scopes, retention_days, districts,
-                                     access_mode, max_reads_per_day, ledger_entry_id, leaf_hash)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                     access_mode, max_reads_per_day, history_days, ledger_entry_id, leaf_hash)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
         "#,
         service_id,
         version,
@@ -243,9 +244,10 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
         &v.required_scopes,
         &v.optional_scopes,
         retention,
-        &v.districts,
+        &canonical_scopes(v.districts.iter().cloned()),
         mode,
         max_reads,
+        history,
         ledger_entry_id,
         &leaf_hash.0[..]
     )
@@ -286,6 +288,7 @@ mod tests {
             retention_days: 30,
             districts: vec![],
             access_mode: AccessMode::Ongoing,
+            history_days: 0,
         }
     }
 

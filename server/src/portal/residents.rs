@@ -35,9 +35,10 @@ fn from_grant_error(e: GrantError) -> AppError {
     fail(match e {
         GrantError::Invalid { field, problem } => AppError::Invalid { field: field.to_owned(), problem },
         GrantError::NotFound(what) => AppError::NotFound(what.to_owned()),
-        GrantError::NotPublished | GrantError::AlreadyRevoked | GrantError::TermsChanged { .. } => {
-            AppError::Conflict(e.to_string())
-        }
+        GrantError::NotPublished
+        | GrantError::AlreadyRevoked
+        | GrantError::TermsChanged { .. }
+        | GrantError::OutsideDistricts { .. } => AppError::Conflict(e.to_string()),
         GrantError::Database(e) => return internal(e),
         GrantError::Other(e) => return internal(format!("{e:#}")),
     })
@@ -77,14 +78,17 @@ impl Residents for ResidentService {
         .map_err(internal)
     }
 
+    /// The published services `resident` may take (the nil id: every one, for the city's
+    /// catalogue), with the resident's live grant of each.
     async fn offers(&self, resident: Uuid) -> Result<Vec<OfferView>, AppError> {
-        sqlx::query_as!(
+        let offers = sqlx::query_as!(
             OfferView,
             // language=PostgreSQL
             r#"
             select s.service_id, sv.version, a.agency_id, a.name_en as agency_name_en, a.name_zh as agency_name_zh,
                    sv.name_en, sv.name_zh, sv.description_en, sv.description_zh, sv.category, sv.purpose,
                    sv.required_scopes, sv.optional_scopes, sv.retention_days, sv.access_mode, sv.max_reads_per_day,
+                   sv.history_days, sv.districts,
                    (select g.data_grant_id from data_grant g
                     where g.resident_id = $1 and g.service_id = s.service_id
                       and not exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id))
@@ -100,7 +104,13 @@ impl Residents for ResidentService {
         )
         .fetch_all(&self.db)
         .await
-        .map_err(internal)
+        .map_err(internal)?;
+        let home = sqlx::query_scalar!("select district_id from resident where resident_id = $1", resident)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(internal)?
+            .flatten();
+        Ok(offers.into_iter().filter(|o| resident.is_nil() || o.offered_to(home.as_deref())).collect())
     }
 
     async fn grants(&self, resident: Uuid) -> Result<Vec<GrantView>, AppError> {

@@ -40,6 +40,7 @@ fn version(v: PublishedVersion) -> VersionView {
         districts: v.districts,
         access_mode: v.access_mode,
         max_reads_per_day: v.max_reads_per_day,
+        history_days: v.history_days,
         leaf_hash: hex::encode(&v.leaf_hash),
         published_at: rfc3339(v.published_at),
     }
@@ -78,5 +79,6 @@ pub fn new_version(v: VersionInput) -> Result<NewVersion, AgencyError> {
         optional_scopes: v.optional_scopes,
         retention_days: v.retention_days,
         districts: v.districts,
+        history_days: v.history_days,
     })
 }

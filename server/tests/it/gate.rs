@@ -97,10 +97,22 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
     let policy = city.portal.state.ledger.policy.clone().unwrap();
     let verdict = chain::verify_bundle(&bundle, &policy, unix_now()).unwrap();
     match verdict.event {
-        chain::Event::AccessReceipt { grant_id, reader, scopes, .. } => {
+        chain::Event::AccessReceipt { grant_id, reader, scopes, verified_at, .. } => {
             assert_eq!(grant_id.0, *grant.grant_id.as_bytes());
             assert_eq!(reader, "transit-authority/client/agency-transit");
             assert_eq!(scopes, ["residence.district", "transit.trips"]);
+            // The receipt names the quorum checkpoint the gate verified the grant against: one
+            // the portal holds, older than the receipt itself.
+            let verified_at = verified_at.expect("a v2 receipt");
+            assert!(verified_at.size <= verdict.index, "verified before the receipt was written");
+            let root: Vec<u8> = sqlx::query_scalar(
+                "select root_hash from ledger_checkpoint where tree_size = $1 and quorum_at is not null",
+            )
+            .bind(i64::try_from(verified_at.size).unwrap())
+            .fetch_one(&city.db)
+            .await
+            .unwrap();
+            assert_eq!(root, verified_at.root.0);
         }
         other => panic!("expected a receipt, got {other:?}"),
     }
@@ -361,17 +373,9 @@ async fn a_revocation_racing_reads_wins_and_nothing_fails(_p: PgPoolOptions, opt
     let planner =
         server::domain::services::create_service(&city.db, "transit-authority", "trip-planner").await.unwrap();
     let version = server::domain::services::NewVersion {
-        name_en: "Trip planner".into(),
-        name_zh: "出行规划".into(),
-        description_en: String::new(),
-        description_zh: String::new(),
-        category: "transport".into(),
-        purpose: "Suggest better routes from your recent trips".into(),
-        required_scopes: s(&["transit.trips"]),
         optional_scopes: vec![],
-        retention_days: 30,
-        districts: vec![],
         access_mode: server::domain::services::AccessMode::Ongoing,
+        ..crate::harness::planner(vec![], 0)
     };
     server::domain::services::publish_version(&city.db, planner, &version).await.unwrap();
     let token = city.transit_token().await;

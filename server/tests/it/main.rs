@@ -20,4 +20,5 @@ mod quorum;
 mod resident;
 mod seed;
 mod services;
+mod terms;
 mod witness;

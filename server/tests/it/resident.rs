@@ -249,6 +249,7 @@ async fn consent_binds_only_to_the_terms_the_resident_was_shown(_p: PgPoolOption
         retention_days: 3650,
         districts: vec![],
         access_mode: server::domain::services::AccessMode::Ongoing,
+        history_days: 0,
     };
     let published = server::domain::services::publish_version(&city.db, fare, &wider).await.unwrap();
     assert_eq!(i64::from(published.version), shown_version + 1);

@@ -27,6 +27,7 @@ fn fare_capping() -> NewVersion {
         retention_days: 90,
         districts: vec![],
         access_mode: AccessMode::Recurring { max_reads_per_day: 4 },
+        history_days: 0,
     }
 }
 
@@ -47,11 +48,18 @@ async fn each_published_version_is_an_immutable_row_and_a_ledger_entry(db: PgPoo
         .unwrap();
     assert_eq!(chain::tree::leaf_hash(&body), v1.leaf_hash, "the row names the entry's leaf hash");
     match Event::decode(&body).unwrap() {
-        Event::ServicePublished { agency, service, version, purpose, scopes, retention_days } => {
-            assert_eq!((agency.as_str(), service.as_str(), version), ("transit-authority", "fare-capping", 1));
-            assert_eq!(purpose, "Cap your monthly fares using your trips");
-            assert_eq!(scopes, ["residence.district", "transit.trips"], "required and optional, canonical order");
-            assert_eq!(retention_days, 90);
+        Event::ServicePublishedV2(t) => {
+            assert_eq!(body[0], chain::leaf::LEAF_V2, "the portal writes leaf format v2");
+            assert_eq!((t.agency.as_str(), t.service.as_str(), t.version), ("transit-authority", "fare-capping", 1));
+            assert_eq!(t.purpose, "Cap your monthly fares using your trips");
+            assert_eq!((t.name_en.as_str(), t.category.as_str()), ("Fare capping", "transport"));
+            assert_eq!(
+                (t.required_scopes, t.optional_scopes),
+                (vec!["transit.trips".to_owned()], vec!["residence.district".to_owned()])
+            );
+            assert_eq!(t.retention_days, 90);
+            assert_eq!(t.access, AccessMode::Recurring { max_reads_per_day: 4 }, "the access mode is in the leaf");
+            assert_eq!((t.districts.len(), t.history_days), (0, 0));
         }
         other => panic!("unexpected entry {other:?}"),
     }

@@ -10,15 +10,20 @@ use uuid::Uuid;
 
 use super::reasons::deny;
 use super::{DenyReason, Gate, GateError, ReadRequest, Reader};
+use crate::domain::services::{AccessMode, NewVersion, published_event, published_event_v1};
 
 /// A read that passed steps 1–4, ready for its receipt.
 pub struct Checked {
     pub(super) grant: GrantRow,
+    /// The access mode as the cosigned leaf says (v1 leaves: as the row says).
+    pub(super) access: AccessMode,
     pub(super) grant_id: GrantId,
     pub(super) scopes: Vec<String>,
     pub(super) range: (OffsetDateTime, OffsetDateTime, i64),
     pub(super) now: OffsetDateTime,
     pub(super) checkpoint_size: i64,
+    /// The quorum checkpoint the grant was verified against, named in the receipt's leaf.
+    pub(super) verified_at: chain::leaf::CheckpointRef,
 }
 
 impl Checked {
@@ -38,12 +43,23 @@ pub(super) struct GrantRow {
     pub(super) slug: String,
     pub(super) version: i32,
     pub(super) purpose: String,
+    pub(super) name_en: String,
+    pub(super) name_zh: String,
+    pub(super) description_en: String,
+    pub(super) description_zh: String,
+    pub(super) category: String,
     pub(super) required_scopes: Vec<String>,
     pub(super) optional_scopes: Vec<String>,
     pub(super) retention_days: i32,
+    pub(super) districts: Vec<String>,
+    pub(super) history_days: i32,
     pub(super) leaf_hash: Vec<u8>,
+    /// The first byte of the version's own ledger entry: which leaf format it was published in.
+    pub(super) leaf_format: i32,
     pub(super) access_mode: String,
     pub(super) max_reads_per_day: Option<i32>,
+    /// The resident's district now (the city's registry, not the ledger: docs/gate.md).
+    pub(super) resident_district: Option<String>,
     pub(super) agency_id: String,
     pub(super) leaf_index: Option<i64>,
     pub(super) revoked: bool,
@@ -73,13 +89,18 @@ impl Gate {
             // language=PostgreSQL
             r#"
             select g.data_grant_id, g.resident_id, g.scopes, g.valid_from, g.valid_until, s.slug, sv.version,
-                   sv.purpose, sv.required_scopes, sv.optional_scopes, sv.retention_days, sv.leaf_hash, sv.access_mode, sv.max_reads_per_day, s.agency_id, e.leaf_index as "leaf_index?",
+                   sv.purpose, sv.name_en, sv.name_zh, sv.description_en, sv.description_zh, sv.category,
+                   sv.required_scopes, sv.optional_scopes, sv.retention_days, sv.districts, sv.history_days,
+                   sv.leaf_hash, get_byte(ve.body, 0) as "leaf_format!", sv.access_mode, sv.max_reads_per_day,
+                   r.district_id as "resident_district?", s.agency_id, e.leaf_index as "leaf_index?",
                    exists (select 1 from grant_revocation r where r.data_grant_id = g.data_grant_id) as "revoked!",
                    (select coalesce(max(tree_size), 0) from ledger_checkpoint where quorum_at is not null)
                        as "quorum_size!"
             from data_grant g
             join service s on s.service_id = g.service_id
             join service_version sv on sv.service_id = g.service_id and sv.version = g.version
+            join ledger_entry ve on ve.ledger_entry_id = sv.ledger_entry_id
+            join resident r on r.resident_id = g.resident_id
             join ledger_entry e on e.ledger_entry_id = g.issued_entry_id
             where g.service_id = $1 and g.pseudonym = $2
             order by g.created_at desc, g.data_grant_id
@@ -105,20 +126,12 @@ impl Gate {
         }
 
         // 2. The service version as its rows say it was published: its leaf hash is what the
-        // grant's leaf commits to, so the agency, slug, purpose, scopes and retention read here
-        // are the cosigned ones only if they hash to it.
-        let published = crate::domain::services::published_event(
-            &g.agency_id,
-            &g.slug,
-            g.version,
-            &g.purpose,
-            &g.required_scopes,
-            &g.optional_scopes,
-            g.retention_days,
-        )
-        .and_then(|e| Ok(chain::tree::leaf_hash(&e.encode()?)));
-        match published {
-            Ok(hash) if hash.0[..] == g.leaf_hash[..] => {}
+        // grant's leaf commits to, so every term read here (v2: agency, slug, texts, scopes,
+        // retention, access mode and limit, districts, history) is the cosigned one only if the
+        // rows hash to it. The format is the one the version's own entry was written in; claiming
+        // v1 for a v2 version cannot help, as the v1 bytes hash to something else.
+        let access = match self.published_terms(&g) {
+            Ok((hash, access)) if hash.0[..] == g.leaf_hash[..] => access,
             Ok(_) => {
                 let what = "its service version's rows do not match their service.published entry";
                 return Err(self.integrity(conn, g.data_grant_id, what).await);
@@ -127,7 +140,7 @@ impl Gate {
                 let what = format!("its service version cannot be encoded: {e}");
                 return Err(self.integrity(conn, g.data_grant_id, &what).await);
             }
-        }
+        };
 
         // The grant's leaf as the row says it should be.
         let leaf = crate::domain::grants::issued_event(
@@ -190,6 +203,11 @@ impl Gate {
         if now < g.valid_from || now >= g.valid_until {
             return Err(deny(DenyReason::Expired, "the grant's validity window has ended"));
         }
+        // A service for some districts serves their residents only: one who moved away reads
+        // as if the grant had ended (they can grant again where the service is offered).
+        if !g.districts.is_empty() && !g.resident_district.as_ref().is_some_and(|d| g.districts.contains(d)) {
+            return Err(deny(DenyReason::OutsideDistricts, "the resident does not live in the service's districts"));
+        }
         let missing: Vec<&str> = scopes.iter().filter(|s| !g.scopes.contains(s)).map(String::as_str).collect();
         if !missing.is_empty() {
             return Err(deny(
@@ -198,12 +216,43 @@ impl Gate {
             ));
         }
         // Only what the grant's window covers: the agency asked for `from`, the resident agreed
-        // from `valid_from` (docs/gate.md).
+        // from `valid_from`, less the history the published terms declare (docs/gate.md).
         let (from, to, limit) = range;
         let to = to.min(g.valid_until);
-        let range = (from.max(g.valid_from).min(to), to, limit);
+        let earliest = g.valid_from - time::Duration::days(i64::from(g.history_days));
+        let range = (from.max(earliest).min(to), to, limit);
         let checkpoint_size = g.quorum_size;
-        Ok(Checked { grant: g, grant_id, scopes, range, now, checkpoint_size })
+        let verified_at = chain::leaf::CheckpointRef { size: verified.checkpoint.size, root: verified.checkpoint.root };
+        Ok(Checked { grant: g, access, grant_id, scopes, range, now, checkpoint_size, verified_at })
+    }
+
+    /// The version's `service.published` leaf hash recomputed from its rows, in the format its
+    /// entry was written in, and the access mode those rows declare.
+    fn published_terms(&self, g: &GrantRow) -> anyhow::Result<(chain::Hash, AccessMode)> {
+        let access = AccessMode::from_parts(
+            &g.access_mode,
+            g.max_reads_per_day.map(u32::try_from).transpose().context("negative daily limit")?,
+        )?;
+        let terms = NewVersion {
+            name_en: g.name_en.clone(),
+            name_zh: g.name_zh.clone(),
+            description_en: g.description_en.clone(),
+            description_zh: g.description_zh.clone(),
+            category: g.category.clone(),
+            purpose: g.purpose.clone(),
+            required_scopes: g.required_scopes.clone(),
+            optional_scopes: g.optional_scopes.clone(),
+            retention_days: u32::try_from(g.retention_days).context("negative retention")?,
+            districts: g.districts.clone(),
+            access_mode: access,
+            history_days: u32::try_from(g.history_days).context("negative history")?,
+        };
+        let event = match u8::try_from(g.leaf_format) {
+            Ok(chain::leaf::LEAF_V1) => published_event_v1(&g.agency_id, &g.slug, g.version, &terms)?,
+            Ok(chain::leaf::LEAF_V2) => published_event(&g.agency_id, &g.slug, g.version, &terms)?,
+            _ => anyhow::bail!("unknown leaf format {}", g.leaf_format),
+        };
+        Ok((event.leaf_hash()?, access))
     }
 
     pub(super) async fn integrity(&self, conn: &mut PgConnection, grant: Uuid, what: &str) -> GateError {

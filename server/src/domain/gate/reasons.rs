@@ -18,6 +18,8 @@ pub enum DenyReason {
     ScopeNotGranted,
     /// The access mode allows no more reads now (one-off used, or the daily limit reached).
     FrequencyExceeded,
+    /// The service is for some districts and the resident lives in none of them.
+    OutsideDistricts,
     /// The stored grant does not match the cosigned ledger; an integrity alarm was raised.
     Integrity,
 }
@@ -32,6 +34,7 @@ impl DenyReason {
             Self::Revoked => "revoked",
             Self::ScopeNotGranted => "scope_not_granted",
             Self::FrequencyExceeded => "frequency_exceeded",
+            Self::OutsideDistricts => "outside_districts",
             Self::Integrity => "integrity",
         }
     }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::domain::records::{self};
+use crate::domain::services::AccessMode;
 
 use super::check::Checked;
 use super::reasons::deny;
@@ -26,19 +27,19 @@ impl Gate {
         mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
         reader: &Reader,
         req: &ReadRequest,
-        Checked { grant: g, grant_id, scopes, range, now, .. }: Checked,
+        Checked { grant: g, access, grant_id, scopes, range, now, verified_at, .. }: Checked,
     ) -> Result<Released, GateError> {
         let data = records::read(&mut conn, g.resident_id, &scopes, range).await?;
         // Back to the pool before waiting for the writer: a pool full of waiting reads must
         // never starve anything else.
         drop(conn);
         let read_at = now.replace_nanosecond(0).unwrap_or(now);
-        let limit = match (g.access_mode.as_str(), g.max_reads_per_day) {
-            ("one_off", _) => Some(Limit { since: OffsetDateTime::UNIX_EPOCH, allowed: 1, one_off: true }),
-            ("recurring", Some(n)) => {
+        let limit = match access {
+            AccessMode::OneOff => Some(Limit { since: OffsetDateTime::UNIX_EPOCH, allowed: 1, one_off: true }),
+            AccessMode::Recurring { max_reads_per_day: n } => {
                 Some(Limit { since: read_at - time::Duration::days(1), allowed: i64::from(n), one_off: false })
             }
-            _ => None,
+            AccessMode::Ongoing => None,
         };
         let leaf = Event::AccessReceipt {
             grant_id,
@@ -46,6 +47,7 @@ impl Gate {
             scopes: scopes.clone(),
             purpose: g.purpose.clone(),
             time: u64::try_from(read_at.unix_timestamp()).unwrap_or(0),
+            verified_at: Some(verified_at),
         }
         .encode()
         .context("receipt leaf")?;

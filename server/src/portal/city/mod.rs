@@ -287,6 +287,7 @@ impl City for CityService {
             .catalogue
             .iter()
             .filter(|o| !cards.iter().any(|c| c.grant.service_id == o.service_id))
+            .filter(|o| o.offered_to(who.district_id.as_deref()))
             .map(|o| OfferView {
                 // The resident's live grant of the service: neither revoked nor replaced.
                 granted: grants

@@ -109,6 +109,7 @@ pub async fn seed_services(db: &PgPool) -> anyhow::Result<usize> {
             retention_days,
             districts: vec![],
             access_mode,
+            history_days: 0,
         };
         publish_version(db, id, &version).await?;
     }
@@ -332,6 +333,7 @@ pub async fn seed_catalogue(db: &PgPool) -> anyhow::Result<usize> {
                 retention_days: *retention_days,
                 districts: vec![],
                 access_mode: *access_mode,
+                history_days: 0,
             };
             publish_version(db, id, &version).await.with_context(|| format!("publishing {agency}/{slug}"))?;
             published += 1;

@@ -217,3 +217,22 @@ pub async fn behind_the_servers_back(db: &PgPool) -> sqlx::PgConnection {
     sqlx::query("set session_replication_role = replica").execute(&mut conn).await.unwrap();
     conn
 }
+
+/// A trip planner of the transit authority: recurring, 50 reads a day, the trips required and
+/// the district optional; `districts` and `history_days` as given.
+pub fn planner(districts: Vec<String>, history_days: u32) -> server::domain::services::NewVersion {
+    server::domain::services::NewVersion {
+        name_en: "Trip planner".into(),
+        name_zh: "出行规划".into(),
+        description_en: "Suggests better routes.".into(),
+        description_zh: "推荐更好的路线。".into(),
+        category: "transport".into(),
+        purpose: "Suggest better routes from your recent trips".into(),
+        required_scopes: vec!["transit.trips".to_owned()],
+        optional_scopes: vec!["residence.district".to_owned()],
+        retention_days: 30,
+        districts,
+        access_mode: server::domain::services::AccessMode::Recurring { max_reads_per_day: 50 },
+        history_days,
+    }
+}

@@ -1,6 +1,6 @@
 //! Leaf formats: versioned, deterministic binary encodings of every ledger event.
 //!
-//! Every leaf is `version (0x01) || type || fields...`; fields are fixed-size big-endian
+//! Every leaf is `version || type || fields...`; fields are fixed-size big-endian
 //! integers, fixed-size byte strings, or length-prefixed (uint16 big-endian) UTF-8 strings;
 //! scope lists are a uint16 count followed by strictly ascending scope strings. Decoding is
 //! strict: trailing bytes, unsorted scopes, invalid UTF-8, unknown versions or types are
@@ -15,8 +15,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 
-/// Leaf format version this crate writes and reads.
-pub const LEAF_VERSION: u8 = 0x01;
+mod codec;
+mod service;
+
+use self::codec::{R, W};
+pub use self::service::{AccessMode, MAX_DESCRIPTION_BYTES, ServiceTerms};
+
+/// Leaf format version 1: every type. Still written for every type but `service.published`.
+pub const LEAF_V1: u8 = 0x01;
+/// Leaf format version 2: `service.published` with every term of the version
+/// ([`ServiceTerms`]), and `access.receipt` naming the checkpoint the gate verified against.
+/// Other types have no v2 encoding.
+pub const LEAF_V2: u8 = 0x02;
 /// Longest text field, in bytes.
 pub const MAX_TEXT: usize = 4096;
 /// Longest scope name, in bytes.
@@ -84,6 +94,15 @@ fixed_bytes!(
     Pseudonym, 32
 );
 
+/// A checkpoint named by its size and root hash (its signature and cosignatures are elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointRef {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+}
+
 /// Event type bytes.
 pub mod tag {
     /// `service.published`
@@ -107,7 +126,7 @@ pub mod tag {
 #[serde(tag = "type")]
 pub enum Event {
     /// An agency published (a version of) a service: the exact purpose and scopes a grant
-    /// will point at.
+    /// will point at (leaf format v1, verifiable but no longer written by the portal).
     #[serde(rename = "service.published")]
     ServicePublished {
         /// Agency identifier, e.g. `transit-authority`.
@@ -123,6 +142,10 @@ pub enum Event {
         /// How long the agency keeps data, in days.
         retention_days: u32,
     },
+    /// An agency published (a version of) a service, with every term a resident reads and the
+    /// gate enforces (leaf format v2; what the portal writes).
+    #[serde(rename = "service.published.v2")]
+    ServicePublishedV2(ServiceTerms),
     /// A resident granted a service version access to scopes.
     #[serde(rename = "grant.issued")]
     GrantIssued {
@@ -164,6 +187,10 @@ pub enum Event {
         purpose: String,
         /// Time of the read.
         time: u64,
+        /// The quorum checkpoint the gate verified the grant against just before the read
+        /// (leaf format v2); `None` in receipts written in v1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verified_at: Option<CheckpointRef>,
     },
     /// The Merkle root of a batch of confirmation-record hashes.
     #[serde(rename = "records.batch")]
@@ -226,56 +253,6 @@ pub fn batch_root(record_hashes: &[Hash]) -> Hash {
     crate::tree::root_of_leaf_hashes(&leaves)
 }
 
-struct W(Vec<u8>);
-
-impl W {
-    fn text(&mut self, field: &str, s: &str) -> Result<()> {
-        if s.len() > MAX_TEXT {
-            return Err(Error::BadEvent(format!("{field} is {} bytes, at most {MAX_TEXT}", s.len())));
-        }
-        self.0.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-    fn scopes(&mut self, field: &str, v: &[String]) -> Result<()> {
-        if v.len() > MAX_SCOPES {
-            return Err(Error::BadEvent(format!("{field} has {} scopes, at most {MAX_SCOPES}", v.len())));
-        }
-        for (i, s) in v.iter().enumerate() {
-            check_scope(s).map_err(|m| Error::BadEvent(format!("{field}: {m}")))?;
-            if i > 0 && v[i - 1].as_bytes() >= s.as_bytes() {
-                return Err(Error::BadEvent(format!("{field} must be sorted ascending without duplicates")));
-            }
-        }
-        self.0.extend_from_slice(&u16::try_from(v.len()).unwrap_or(u16::MAX).to_be_bytes());
-        for s in v {
-            self.0.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
-            self.0.extend_from_slice(s.as_bytes());
-        }
-        Ok(())
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn raw(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
-    }
-}
-
-/// Scope names: 1..=64 bytes of `a-z 0-9 . _ -`.
-fn check_scope(s: &str) -> std::result::Result<(), String> {
-    if s.is_empty() || s.len() > MAX_SCOPE {
-        return Err(format!("scope {s:?} must be 1..={MAX_SCOPE} bytes"));
-    }
-    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
-        return Err(format!("scope {s:?} may only contain a-z 0-9 . _ -"));
-    }
-    Ok(())
-}
-
 /// Sorts and deduplicates scopes into canonical order (helper for callers building events).
 #[must_use]
 pub fn canonical_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Vec<String> {
@@ -285,82 +262,27 @@ pub fn canonical_scopes<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -
     v
 }
 
-struct R<'a>(&'a [u8]);
-
-impl<'a> R<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if self.0.len() < n {
-            return Err(Error::BadLeaf(format!("truncated in {what}")));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u8(&mut self, what: &str) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
-    }
-    fn u16(&mut self, what: &str) -> Result<u16> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self, what: &str) -> Result<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self, what: &str) -> Result<u64> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_be_bytes(a))
-    }
-    fn arr<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
-        let b = self.take(N, what)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(b);
-        Ok(a)
-    }
-    fn text(&mut self, what: &str) -> Result<String> {
-        let n = usize::from(self.u16(what)?);
-        if n > MAX_TEXT {
-            return Err(Error::BadLeaf(format!("{what} longer than {MAX_TEXT} bytes")));
-        }
-        let b = self.take(n, what)?;
-        String::from_utf8(b.to_vec()).map_err(|_| Error::BadLeaf(format!("{what} is not UTF-8")))
-    }
-    fn scopes(&mut self, what: &str) -> Result<Vec<String>> {
-        let n = usize::from(self.u16(what)?);
-        if n > MAX_SCOPES {
-            return Err(Error::BadLeaf(format!("{what} has more than {MAX_SCOPES} scopes")));
-        }
-        let mut v: Vec<String> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let l = usize::from(self.u8(what)?);
-            let b = self.take(l, what)?;
-            let s = String::from_utf8(b.to_vec()).map_err(|_| Error::BadLeaf(format!("{what} is not UTF-8")))?;
-            check_scope(&s).map_err(|m| Error::BadLeaf(format!("{what}: {m}")))?;
-            if let Some(p) = v.last()
-                && p.as_bytes() >= s.as_bytes()
-            {
-                return Err(Error::BadLeaf(format!("{what} not sorted ascending without duplicates")));
-            }
-            v.push(s);
-        }
-        Ok(v)
-    }
-}
-
 impl Event {
     /// The event's type name, e.g. `grant.issued`.
     #[must_use]
     pub fn type_name(&self) -> &'static str {
         match self {
-            Self::ServicePublished { .. } => "service.published",
+            Self::ServicePublished { .. } | Self::ServicePublishedV2(_) => "service.published",
             Self::GrantIssued { .. } => "grant.issued",
             Self::GrantRevoked { .. } => "grant.revoked",
             Self::AccessReceipt { .. } => "access.receipt",
             Self::RecordsBatch { .. } => "records.batch",
             Self::DeviceRegistered { .. } => "device.registered",
             Self::StatusRoot { .. } => "status.root",
+        }
+    }
+
+    /// The leaf format version the event is encoded in.
+    #[must_use]
+    pub fn format_version(&self) -> u8 {
+        match self {
+            Self::ServicePublishedV2(_) | Self::AccessReceipt { verified_at: Some(_), .. } => LEAF_V2,
+            _ => LEAF_V1,
         }
     }
 
@@ -381,8 +303,12 @@ impl Event {
     /// [`Error::BadEvent`] when a field is too long, scopes are not canonical, or a time
     /// window is empty.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut w = W(vec![LEAF_VERSION]);
+        let mut w = W(vec![self.format_version()]);
         match self {
+            Self::ServicePublishedV2(terms) => {
+                w.raw(&[tag::SERVICE_PUBLISHED]);
+                terms.encode_fields(&mut w)?;
+            }
             Self::ServicePublished { agency, service, version, purpose, scopes, retention_days } => {
                 w.raw(&[tag::SERVICE_PUBLISHED]);
                 w.text("agency", agency)?;
@@ -419,13 +345,20 @@ impl Event {
                 w.raw(&resident.0);
                 w.u64(*revoked_at);
             }
-            Self::AccessReceipt { grant_id, reader, scopes, purpose, time } => {
+            Self::AccessReceipt { grant_id, reader, scopes, purpose, time, verified_at } => {
                 w.raw(&[tag::ACCESS_RECEIPT]);
                 w.raw(&grant_id.0);
                 w.text("reader", reader)?;
                 w.scopes("scopes", scopes)?;
                 w.text("purpose", purpose)?;
                 w.u64(*time);
+                if let Some(cp) = verified_at {
+                    if cp.size == 0 {
+                        return Err(Error::BadEvent("a receipt's verified checkpoint cannot be empty".into()));
+                    }
+                    w.u64(cp.size);
+                    w.raw(&cp.root.0);
+                }
             }
             Self::RecordsBatch { batch_root, count, period_start, period_end } => {
                 if period_start > period_end {
@@ -468,11 +401,41 @@ impl Event {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut r = R(bytes);
         let v = r.u8("version")?;
-        if v != LEAF_VERSION {
-            return Err(Error::BadLeaf(format!("unknown leaf version 0x{v:02x}")));
-        }
         let t = r.u8("type")?;
-        let e = match t {
+        let e = match (v, t) {
+            (LEAF_V2, tag::SERVICE_PUBLISHED) => Self::ServicePublishedV2(ServiceTerms::decode_fields(&mut r)?),
+            (LEAF_V2, tag::ACCESS_RECEIPT) => {
+                let Self::AccessReceipt { grant_id, reader, scopes, purpose, time, .. } =
+                    Self::decode_v1(tag::ACCESS_RECEIPT, &mut r)?
+                else {
+                    unreachable!("decode_v1 of an access.receipt is an access.receipt")
+                };
+                let size = r.u64("verified_size")?;
+                if size == 0 {
+                    return Err(Error::BadLeaf("verified_size is 0: a receipt's checkpoint cannot be empty".into()));
+                }
+                let root = Hash(r.arr("verified_root")?);
+                Self::AccessReceipt {
+                    grant_id,
+                    reader,
+                    scopes,
+                    purpose,
+                    time,
+                    verified_at: Some(CheckpointRef { size, root }),
+                }
+            }
+            (LEAF_V2, t) => return Err(Error::BadLeaf(format!("event type 0x{t:02x} has no leaf version 2"))),
+            (LEAF_V1, t) => Self::decode_v1(t, &mut r)?,
+            (v, _) => return Err(Error::BadLeaf(format!("unknown leaf version 0x{v:02x}"))),
+        };
+        if !r.0.is_empty() {
+            return Err(Error::BadLeaf(format!("{} trailing bytes after {}", r.0.len(), e.type_name())));
+        }
+        Ok(e)
+    }
+
+    fn decode_v1(t: u8, r: &mut R<'_>) -> Result<Self> {
+        Ok(match t {
             tag::SERVICE_PUBLISHED => Self::ServicePublished {
                 agency: r.text("agency")?,
                 service: r.text("service")?,
@@ -509,6 +472,7 @@ impl Event {
                 scopes: r.scopes("scopes")?,
                 purpose: r.text("purpose")?,
                 time: r.u64("time")?,
+                verified_at: None,
             },
             tag::RECORDS_BATCH => {
                 let batch_root = Hash(r.arr("batch_root")?);
@@ -540,11 +504,7 @@ impl Event {
                 time: r.u64("time")?,
             },
             t => return Err(Error::BadLeaf(format!("unknown event type 0x{t:02x}"))),
-        };
-        if !r.0.is_empty() {
-            return Err(Error::BadLeaf(format!("{} trailing bytes after {}", r.0.len(), e.type_name())));
-        }
-        Ok(e)
+        })
     }
 
     /// RFC 6962 leaf hash of the encoding.
