@@ -54,6 +54,9 @@ pub struct Checked {
     pub cosigners: usize,
     /// For grants: `active`, `expired`, `revoked` or `absent`.
     pub grant_status: Option<&'static str>,
+    /// For receipts (leaf format 2): whether the proof shows the grant active when the read
+    /// happened, in the checkpoint of this size the gate verified against.
+    pub at_read: Option<(bool, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,9 +79,16 @@ impl Checked {
     #[must_use]
     pub fn badge(&self, locale: Locale) -> (&'static str, &'static str, String) {
         let t = locale.messages();
-        match self.grant_status {
-            Some("revoked") => ("revoked", "verified-revoked", t.badge_status_revoked.to_owned()),
-            Some("expired") => ("revoked", "verified-expired", t.badge_status_expired.to_owned()),
+        match (self.grant_status, self.at_read) {
+            // The proof is sound and says the read was not covered: the worst finding there is.
+            (_, Some((false, _))) => ("failed", "not-active-at-read", t.badge_not_active_at_read.to_owned()),
+            (_, Some((true, at))) => (
+                "verified",
+                "verified",
+                format!("{} · {}", locale.verified_by(self.cosigners, self.checkpoint_size), locale.active_at_read(at)),
+            ),
+            (Some("revoked"), None) => ("revoked", "verified-revoked", t.badge_status_revoked.to_owned()),
+            (Some("expired"), None) => ("revoked", "verified-expired", t.badge_status_expired.to_owned()),
             _ => ("verified", "verified", locale.verified_by(self.cosigners, self.checkpoint_size)),
         }
     }
@@ -129,11 +139,13 @@ pub async fn verify_entry(index: i64, expect: Expect) -> Result<Checked, CheckEr
         Some(chain::GrantStatus::Revoked { .. }) => "revoked",
         None => "absent",
     });
+    let at_read = verdict.at_read.as_ref().map(|a| (a.active_at_read, a.checkpoint.size));
     Ok(Checked {
         entry_type,
         checkpoint_size: verdict.checkpoint.size,
         cosigners: verdict.cosigners.len(),
         grant_status,
+        at_read,
     })
 }
 
@@ -210,4 +222,27 @@ async fn get(url: &str) -> Result<(u16, String), CheckError> {
         JsFuture::from(window.fetch_with_str(url)).await.map_err(unavailable)?.dyn_into().map_err(unavailable)?;
     let text = JsFuture::from(response.text().map_err(unavailable)?).await.map_err(unavailable)?;
     Ok((response.status(), text.as_string().unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(grant_status: Option<&'static str>, at_read: Option<(bool, u64)>) -> Checked {
+        Checked { entry_type: "access.receipt".into(), checkpoint_size: 40, cosigners: 3, grant_status, at_read }
+    }
+
+    #[test]
+    fn a_receipt_badge_says_whether_the_grant_was_active_at_the_read() {
+        let (class, state, text) = checked(Some("revoked"), Some((true, 31))).badge(Locale::En);
+        assert_eq!((class, state), ("verified", "verified"), "revoked later does not matter for this read");
+        assert!(text.contains("active at the time of the read (checkpoint of size 31)"), "{text}");
+        let (class, state, text) = checked(Some("active"), Some((false, 31))).badge(Locale::En);
+        assert_eq!((class, state), ("failed", "not-active-at-read"));
+        assert!(text.contains("not active"), "{text}");
+        let (_, _, zh) = checked(None, Some((false, 31))).badge(Locale::Zh);
+        assert!(zh.contains("并未生效"), "{zh}");
+        // Entries without the proof keep the status badge.
+        assert_eq!(checked(Some("revoked"), None).badge(Locale::En).1, "verified-revoked");
+    }
 }

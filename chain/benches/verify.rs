@@ -123,6 +123,7 @@ fn fixture() -> Fixture {
             map_proof: map_proof.clone(),
         }),
         policy: policy.clone(),
+        at_read: None,
     };
     verify_bundle(&bundle, &policy, NOW).unwrap();
     Fixture {

@@ -5,13 +5,13 @@
 //!
 //! Keys come from fixed seeds: never use them outside tests and demos.
 
-use crate::bundle::{BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
+use crate::bundle::{AtReadProof, BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
 use crate::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
 use crate::error::{Error, Result};
 use crate::leaf::{Event, GrantId};
 use crate::note::{Checkpoint, NoteSigner, SignedCheckpoint};
 use crate::status::{GrantStatus, MemoryStatusStore, StatusMap};
-use crate::tree::{MemoryHashStore, prove_inclusion};
+use crate::tree::{MemoryHashStore, prove_consistency, prove_inclusion};
 
 /// Log origin and key name of the demo log.
 pub const LOG_NAME: &str = "ledger.onecity.example";
@@ -42,6 +42,8 @@ pub struct DemoLedger {
     next_map_version: u64,
     /// `(checkpoint size, map version)` of each checkpoint made.
     pub checkpoints: Vec<(u64, u64)>,
+    /// Each checkpoint made, signed and cosigned.
+    signed: Vec<SignedCheckpoint>,
 }
 
 impl DemoLedger {
@@ -67,6 +69,7 @@ impl DemoLedger {
             pending: Vec::new(),
             next_map_version: 0,
             checkpoints: Vec::new(),
+            signed: Vec::new(),
         })
     }
 
@@ -115,6 +118,7 @@ impl DemoLedger {
         }
         signed.add_signatures(cosigs);
         self.checkpoints.push((self.tree.size(), version));
+        self.signed.push(signed.clone());
         Ok(signed)
     }
 
@@ -125,25 +129,15 @@ impl DemoLedger {
     /// [`Error::BadBundle`] when the checkpoint is unknown; store errors.
     pub fn bundle(&self, index: u64, signed: &SignedCheckpoint) -> Result<ProofBundle> {
         let size = signed.checkpoint.size;
-        let &(_, version) = self
-            .checkpoints
-            .iter()
-            .find(|(s, _)| *s == size)
-            .ok_or_else(|| Error::BadBundle(format!("no checkpoint of size {size}")))?;
         let entry_bytes = self.entry(index)?;
         let entry = EntryProof::new(index, entry_bytes, prove_inclusion(size, index, &self.tree)?);
         let event = Event::decode(entry_bytes)?;
-        let status = match event.grant_id() {
-            Some(g) => {
-                let si = size - 1;
-                let (status, map_proof) = self.status.get_with_proof(version, &g)?;
-                Some(StatusProof {
-                    entry: EntryProof::new(si, self.entry(si)?, prove_inclusion(size, si, &self.tree)?),
-                    status,
-                    map_proof,
-                })
+        let status = event.grant_id().map(|g| self.status_proof(size, g)).transpose()?;
+        let at_read = match &event {
+            Event::AccessReceipt { grant_id, verified_at: Some(at), .. } => {
+                Some(self.at_read(size, *grant_id, at.size)?)
             }
-            None => None,
+            _ => None,
         };
         Ok(ProofBundle {
             version: BUNDLE_VERSION,
@@ -151,6 +145,48 @@ impl DemoLedger {
             checkpoint: String::from_utf8_lossy(&signed.to_bytes()).into_owned(),
             status,
             policy: self.policy.clone(),
+            at_read,
+        })
+    }
+
+    /// The grant's status proof in the checkpoint of `size` (one this ledger made).
+    fn status_proof(&self, size: u64, grant: GrantId) -> Result<StatusProof> {
+        let &(_, version) = self
+            .checkpoints
+            .iter()
+            .find(|(s, _)| *s == size)
+            .ok_or_else(|| Error::BadBundle(format!("no checkpoint of size {size}")))?;
+        let si = size - 1;
+        let (status, map_proof) = self.status.get_with_proof(version, &grant)?;
+        Ok(StatusProof {
+            entry: EntryProof::new(si, self.entry(si)?, prove_inclusion(size, si, &self.tree)?),
+            status,
+            map_proof,
+        })
+    }
+
+    /// What the gate would have verified before a read of `grant` against the checkpoint of
+    /// `verified` entries, for a bundle against the checkpoint of `size`.
+    fn at_read(&self, size: u64, grant: GrantId, verified: u64) -> Result<AtReadProof> {
+        let signed = self
+            .signed
+            .iter()
+            .find(|c| c.checkpoint.size == verified)
+            .ok_or_else(|| Error::BadBundle(format!("no checkpoint of size {verified}")))?;
+        let issued = (0..verified)
+            .rev()
+            .find(|&i| {
+                self.entry(i)
+                    .ok()
+                    .and_then(|b| Event::decode(b).ok())
+                    .is_some_and(|e| matches!(e, Event::GrantIssued { grant_id, .. } if grant_id == grant))
+            })
+            .ok_or_else(|| Error::BadBundle(format!("grant {grant} is not issued before entry {verified}")))?;
+        Ok(AtReadProof {
+            checkpoint: String::from_utf8_lossy(&signed.to_bytes()).into_owned(),
+            grant: EntryProof::new(issued, self.entry(issued)?, prove_inclusion(verified, issued, &self.tree)?),
+            status: self.status_proof(verified, grant)?,
+            consistency: prove_consistency(size, verified, &self.tree)?,
         })
     }
 

@@ -154,11 +154,121 @@ fn tampering_is_named() {
     );
 
     let mut b = good.clone();
-    b.version = 2;
-    assert_eq!(verify_bundle(&b, &l.policy, NOW).unwrap_err(), Error::UnsupportedBundleVersion(2));
+    b.version = 3;
+    assert_eq!(verify_bundle(&b, &l.policy, NOW).unwrap_err(), Error::UnsupportedBundleVersion(3));
+    b.version = 1;
+    assert!(verify_bundle(&b, &l.policy, NOW).is_ok(), "version 1 bundles (without at_read) still verify");
 
     assert!(ProofBundle::from_json("{}").is_err());
     let j = good.to_json().unwrap().replacen("{", "{\"extra\": 1,", 1);
     assert!(ProofBundle::from_json(&j).unwrap_err().to_string().contains("unknown field"));
     let _ = Hash::default();
+}
+
+/// A grant issued and cosigned (`cp1`), a receipt naming `cp1`, then `cp2` with the receipt.
+/// Entry indices: 0 grant.issued, 1 status.root (cp1 = size 2), 2 access.receipt, 3 status.root.
+fn read_under(grant_until: u64, revoke_first: bool) -> (DemoLedger, chain::SignedCheckpoint, chain::SignedCheckpoint) {
+    let mut l = DemoLedger::new().unwrap();
+    let grant = GrantId([0x42; 16]);
+    l.append(&Event::GrantIssued {
+        grant_id: grant,
+        resident: Pseudonym([1; 32]),
+        service_version_hash: Hash([2; 32]),
+        scopes: vec!["transit.trips".into()],
+        purpose: "Cap fares".into(),
+        valid_from: NOW - 10_000,
+        valid_until: grant_until,
+    })
+    .unwrap();
+    if revoke_first {
+        l.append(&Event::GrantRevoked { grant_id: grant, resident: Pseudonym([1; 32]), revoked_at: NOW - 5_000 })
+            .unwrap();
+    }
+    let cp1 = l.checkpoint(NOW - 1_000).unwrap();
+    l.append(&Event::AccessReceipt {
+        grant_id: grant,
+        reader: "transit-authority/client/fare-engine".into(),
+        scopes: vec!["transit.trips".into()],
+        purpose: "Cap fares".into(),
+        time: NOW - 900,
+        verified_at: Some(chain::leaf::CheckpointRef { size: cp1.checkpoint.size, root: cp1.checkpoint.root }),
+    })
+    .unwrap();
+    let cp2 = l.checkpoint(NOW - 800).unwrap();
+    (l, cp1, cp2)
+}
+
+#[test]
+fn a_receipt_proves_its_grant_active_at_the_time_of_the_read() {
+    let (l, cp1, cp2) = read_under(NOW + 86_400, false);
+    let b = l.bundle(cp1.checkpoint.size, &cp2).unwrap();
+    let b = ProofBundle::from_json(&b.to_json().unwrap()).unwrap();
+    let v = verify_bundle(&b, &l.policy, NOW).unwrap();
+    let at = v.at_read.expect("a v2 receipt's bundle proves the state at the read");
+    assert!(at.active_at_read);
+    assert_eq!(at.checkpoint, cp1.checkpoint);
+    assert_eq!(at.cosigners.len(), 4);
+    assert_eq!(at.grant.type_name(), "grant.issued");
+
+    // A grant revoked before the checkpoint the receipt names: the proof is honest, and says
+    // the read was not covered.
+    let (l, cp1, cp2) = read_under(NOW + 86_400, true);
+    let v = verify_bundle(&l.bundle(cp1.checkpoint.size, &cp2).unwrap(), &l.policy, NOW).unwrap();
+    assert!(!v.at_read.unwrap().active_at_read, "revoked before the read");
+    // A grant that had ended by the read.
+    let (l, cp1, cp2) = read_under(NOW - 950, false);
+    let v = verify_bundle(&l.bundle(cp1.checkpoint.size, &cp2).unwrap(), &l.policy, NOW).unwrap();
+    assert!(!v.at_read.unwrap().active_at_read, "expired before the read");
+}
+
+#[test]
+fn each_tampered_or_swapped_part_of_at_read_is_named() {
+    let (l, cp1, cp2) = read_under(NOW + 86_400, false);
+    let good = l.bundle(cp1.checkpoint.size, &cp2).unwrap();
+    let fails = |b: &ProofBundle| verify_bundle(b, &l.policy, NOW).unwrap_err().to_string();
+
+    let mut b = good.clone();
+    b.at_read = None;
+    assert!(fails(&b).contains("must carry at_read"), "{}", fails(&b));
+
+    // Another, genuine checkpoint (the later one) in place of the one the receipt names.
+    let mut b = good.clone();
+    b.at_read.as_mut().unwrap().checkpoint = good.checkpoint.clone();
+    assert!(fails(&b).contains("at_read.checkpoint") && fails(&b).contains("not the checkpoint the receipt names"));
+
+    // A forged cosignature line set: the quorum fails for that part.
+    let mut b = good.clone();
+    let note = &mut b.at_read.as_mut().unwrap().checkpoint;
+    *note = note.lines().take(4).collect::<Vec<_>>().join("\n") + "\n";
+    assert!(fails(&b).contains("at_read.checkpoint"), "{}", fails(&b));
+
+    let mut b = good.clone();
+    b.at_read.as_mut().unwrap().consistency.push(Hash([9; 32]));
+    assert!(fails(&b).contains("at_read.consistency"), "{}", fails(&b));
+
+    // The grant's entry swapped for the status.root entry of the same checkpoint.
+    let mut b = good.clone();
+    let at = b.at_read.as_mut().unwrap();
+    at.grant = at.status.entry.clone();
+    assert!(fails(&b).contains("at_read.grant"), "{}", fails(&b));
+
+    // The grant's inclusion path bent.
+    let mut b = good.clone();
+    b.at_read.as_mut().unwrap().grant.inclusion_proof[0] = Hash([7; 32]);
+    assert!(fails(&b).contains("at_read.grant: inclusion proof"), "{}", fails(&b));
+
+    // Claiming a status the map does not hold.
+    let mut b = good.clone();
+    b.at_read.as_mut().unwrap().status.status = Some(GrantStatus::Active { until: u64::MAX });
+    assert!(fails(&b).contains("at_read.status"), "{}", fails(&b));
+
+    // at_read on an entry that is not a v2 receipt.
+    let mut b = l.bundle(0, &cp2).unwrap();
+    b.at_read = good.at_read.clone();
+    assert!(fails(&b).contains("only an access.receipt in leaf format 2"), "{}", fails(&b));
+
+    // A version 1 bundle cannot carry it.
+    let mut b = good;
+    b.version = 1;
+    assert!(fails(&b).contains("version 1"), "{}", fails(&b));
 }

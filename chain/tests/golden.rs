@@ -70,6 +70,19 @@ fn notes_cosignatures_bundle() {
     check("map_proof.json", &(serde_json::to_string_pretty(&b.status.as_ref().unwrap().map_proof).unwrap() + "\n"));
     check("status_value.hex", &format!("{}\n", hex::encode(b.status.as_ref().unwrap().status.unwrap().encode())));
     check("bundle_receipt.json", &(l.bundle(4, &cp2).unwrap().to_json().unwrap() + "\n"));
+    // A receipt in leaf format 2 and its proof of the grant's state at the read.
+    let mut r = DemoLedger::new().unwrap();
+    r.append(&events[1]).unwrap();
+    let at = r.checkpoint(1_767_300_000).unwrap();
+    let Event::AccessReceipt { grant_id, reader, scopes, purpose, time, .. } = events[3].clone() else {
+        unreachable!("sample 3 is a receipt")
+    };
+    let verified_at = Some(chain::leaf::CheckpointRef { size: at.checkpoint.size, root: at.checkpoint.root });
+    let index = r.append(&Event::AccessReceipt { grant_id, reader, scopes, purpose, time, verified_at }).unwrap();
+    let later = r.checkpoint(1_767_500_000).unwrap();
+    let receipt = r.bundle(index, &later).unwrap();
+    assert!(verify_bundle(&receipt, &r.policy, 1_767_600_000).unwrap().at_read.unwrap().active_at_read);
+    check("bundle_receipt_at_read.json", &(receipt.to_json().unwrap() + "\n"));
     // The checked-in bundle still verifies.
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bundle_grant.json");
     let stored = chain::ProofBundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -165,6 +165,7 @@ test('an agency publishes, a resident consents, the agency reads, the resident c
   if (js(testInfo)) {
     await reloadUntil(page, testInfo, () => expect(receipt.locator('[data-verify="verified"]')).toBeVisible({ timeout: 3000 }));
     await expect(receipt.locator('[data-verify="verified"]')).toContainText('cosigned by');
+    await expect(receipt.locator('[data-verify="verified"]')).toContainText('permission active at the time of the read');
   } else {
     await expect(receipt.locator('[data-verify="unchecked"]')).toContainText('needs JavaScript');
   }
@@ -185,6 +186,28 @@ test('an agency publishes, a resident consents, the agency reads, the resident c
       await expect(receipt.locator('[data-verify="differs"]')).toContainText('another reader');
     } finally {
       behindTheServersBack(`update access_receipt set reader = '${reader}' where ${where}`);
+    }
+    // A bundle tampered with on its way to the browser: the check fails and names the part.
+    // First the consistency between the checkpoint verified at the read and the later one...
+    const tamper = async (edit: (bundle: any) => void) => {
+      await page.unroute(`**/ledger/bundle/${index}`);
+      await page.route(`**/ledger/bundle/${index}`, async (route) => {
+        const response = await route.fetch();
+        const bundle = await response.json();
+        edit(bundle);
+        await route.fulfill({ response, json: bundle });
+      });
+      await page.reload();
+      await ready(page, testInfo);
+    };
+    try {
+      await tamper((b) => { b.at_read.consistency = ['A'.repeat(43) + '=', ...b.at_read.consistency]; });
+      await expect(receipt.locator('[data-verify="failed"]')).toContainText('at_read.consistency', { timeout: 15_000 });
+      // ...then a genuine but different checkpoint in place of the one the receipt names.
+      await tamper((b) => { b.at_read.checkpoint = b.checkpoint; });
+      await expect(receipt.locator('[data-verify="failed"]')).toContainText('at_read.checkpoint', { timeout: 15_000 });
+    } finally {
+      await page.unroute(`**/ledger/bundle/${index}`);
     }
   }
 

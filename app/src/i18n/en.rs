@@ -117,6 +117,7 @@ pub const EN: Messages = Messages {
     badge_keys_changed: "The ledger's keys changed since you first checked. Compare them on the Transparency page.",
     badge_status_revoked: "Verified: revoked in the ledger",
     badge_status_expired: "Verified: expired",
+    badge_not_active_at_read: "Proven: the permission was not active when this read happened",
 
     data_use_title: "Data use",
     data_use_lead: "Every time an agency read your data: who, what, why and when. Each entry has a proof you can download and check.",

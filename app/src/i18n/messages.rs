@@ -122,6 +122,7 @@ pub struct Messages {
     pub badge_keys_changed: &'static str,
     pub badge_status_revoked: &'static str,
     pub badge_status_expired: &'static str,
+    pub badge_not_active_at_read: &'static str,
 
     // Data use
     pub data_use_title: &'static str,

@@ -240,6 +240,15 @@ impl Locale {
         }
     }
 
+    /// A receipt's proof: the grant was active when the read happened, in that checkpoint.
+    #[must_use]
+    pub fn active_at_read(self, checkpoint_size: u64) -> String {
+        match self {
+            Self::En => format!("permission active at the time of the read (checkpoint of size {checkpoint_size})"),
+            Self::Zh => format!("读取时授权有效（条目数{checkpoint_size}的检查点）"),
+        }
+    }
+
     /// The badge after the browser checked a proof.
     #[must_use]
     pub fn verified_by(self, cosigners: usize, size: u64) -> String {

@@ -117,6 +117,7 @@ pub const ZH: Messages = Messages {
     badge_keys_changed: "账本密钥与您首次核验时不同，请在“公开透明”页面比对。",
     badge_status_revoked: "已验证：账本中已撤销",
     badge_status_expired: "已验证：已过期",
+    badge_not_active_at_read: "已证明：此次读取发生时该授权并未生效",
 
     data_use_title: "数据使用记录",
     data_use_lead: "每次机构读取您的数据：谁、读了什么、为什么、何时。每条记录都附有可下载核验的证明。",

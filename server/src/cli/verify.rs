@@ -59,5 +59,21 @@ fn describe(v: &Verdict, now: u64) -> String {
         };
         out.push_str(&format!("  grant status at unix time {now} (map version {}): {state}\n", s.map_version));
     }
+    if let Some(a) = &v.at_read {
+        let time = match &v.event {
+            chain::Event::AccessReceipt { time, .. } => *time,
+            _ => 0,
+        };
+        let verdict =
+            if a.active_at_read { "ACTIVE AT THE TIME OF THE READ" } else { "NOT ACTIVE AT THE TIME OF THE READ" };
+        out.push_str(&format!(
+            "  grant {} at the read (unix time {time}): {verdict}\n  \
+             (in checkpoint {} of size {}, cosigned by {} witnesses, which the bundle's checkpoint extends)\n",
+            a.status.grant_id,
+            a.checkpoint.root.to_base64(),
+            a.checkpoint.size,
+            a.cosigners.len()
+        ));
+    }
     out
 }

@@ -3,8 +3,8 @@
 //! is active or revoked as of a quorum-cosigned checkpoint.
 
 use anyhow::Context;
-use chain::bundle::{BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
-use chain::leaf::Event;
+use chain::bundle::{AtReadProof, BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
+use chain::leaf::{Event, GrantId};
 use chain::tree;
 use sqlx::PgConnection;
 
@@ -71,12 +71,40 @@ pub async fn bundle_for(
             Some(StatusProof { entry: root_entry, status, map_proof })
         }
     };
+    let at_read = match &event {
+        Event::AccessReceipt { grant_id, verified_at: Some(at), .. } => {
+            Some(at_read(conn, size, *grant_id, at.size).await?)
+        }
+        _ => None,
+    };
     // Self-check: never hand out a bundle that does not verify.
-    let bundle = ProofBundle { version: BUNDLE_VERSION, entry, checkpoint: cp.note, status, policy };
+    let bundle = ProofBundle { version: BUNDLE_VERSION, entry, checkpoint: cp.note, status, policy, at_read };
     if let Err(e) = chain::verify_bundle(&bundle, &bundle.policy, super::unix_now()) {
         return Err(anyhow::anyhow!("assembled bundle does not verify: {e}").into());
     }
     Ok(bundle)
+}
+
+/// What the gate verified before a receipt's read, as the receipt writer kept it, with that
+/// checkpoint's note and the consistency proof from it to the bundle's checkpoint of `size`.
+async fn at_read(conn: &mut PgConnection, size: u64, grant: GrantId, verified: u64) -> anyhow::Result<AtReadProof> {
+    let row = sqlx::query!(
+        r#"select p.grant_entry, p.status, c.note from grant_checkpoint_proof p
+           join ledger_checkpoint c on c.tree_size = p.checkpoint_size and c.quorum_at is not null
+           where p.data_grant_id = $1 and p.checkpoint_size = $2"#,
+        uuid::Uuid::from_bytes(grant.0),
+        i64::try_from(verified)?
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .with_context(|| format!("the proofs the gate verified for grant {grant} at checkpoint {verified} are missing"))?;
+    let consistency = with_stored_hashes(conn, |r| tree::prove_consistency(size, verified, r)).await?;
+    Ok(AtReadProof {
+        checkpoint: row.note,
+        grant: serde_json::from_value(row.grant_entry).context("stored grant entry proof")?,
+        status: serde_json::from_value(row.status).context("stored status proof")?,
+        consistency,
+    })
 }
 
 /// Parses the text of `/ledger/keys` (the log's vkey, each witness's vkey, `quorum K`) into

@@ -91,11 +91,30 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
     let (status, body) = city.api_get(&token, &format!("/api/v1/receipts/{receipt}/bundle")).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("not_yet_cosigned")));
     city.settle().await;
-    let (status, bundle) = city.api_get(&token, &format!("/api/v1/receipts/{receipt}/bundle")).await;
-    assert_eq!(status, 200, "{bundle}");
-    let bundle = ProofBundle::from_json(&bundle.to_string()).unwrap();
+    let (status, bundle_json) = city.api_get(&token, &format!("/api/v1/receipts/{receipt}/bundle")).await;
+    assert_eq!(status, 200, "{bundle_json}");
+    let bundle = ProofBundle::from_json(&bundle_json.to_string()).unwrap();
     let policy = city.portal.state.ledger.policy.clone().unwrap();
     let verdict = chain::verify_bundle(&bundle, &policy, unix_now()).unwrap();
+    // The bundle proves the grant active at the time of the read, in the checkpoint the gate
+    // verified against (kept with the receipt), and the same offline with the command.
+    let at = verdict.at_read.as_ref().expect("a receipt's bundle proves the state at the read");
+    assert!(at.active_at_read);
+    assert_eq!(at.status.grant_id.0, *grant.grant_id.as_bytes());
+    let dir = crate::harness::TempDir::new("receipt-verify");
+    let (bundle_file, keys_file) = (dir.0.join("receipt.json"), dir.0.join("keys.txt"));
+    std::fs::write(&bundle_file, bundle_json.to_string()).unwrap();
+    let keys = reqwest::get(format!("{}/ledger/keys", city.portal.url)).await.unwrap().text().await.unwrap();
+    std::fs::write(&keys_file, keys).unwrap();
+    let args = server::cli::verify::VerifyArgs { bundle: bundle_file.clone(), keys: keys_file.clone(), at: None };
+    let out = server::cli::verify::run(&args).unwrap();
+    assert!(out.contains("ACTIVE AT THE TIME OF THE READ") && !out.contains("NOT ACTIVE"), "{out}");
+    // A swapped part is refused, naming it: the later checkpoint in place of the verified one.
+    let mut swapped = bundle_json.clone();
+    swapped["at_read"]["checkpoint"] = bundle_json["checkpoint"].clone();
+    std::fs::write(&bundle_file, swapped.to_string()).unwrap();
+    let err = format!("{:#}", server::cli::verify::run(&args).unwrap_err());
+    assert!(err.starts_with("NOT VERIFIED") && err.contains("at_read.checkpoint"), "{err}");
     match verdict.event {
         chain::Event::AccessReceipt { grant_id, reader, scopes, verified_at, .. } => {
             assert_eq!(grant_id.0, *grant.grant_id.as_bytes());

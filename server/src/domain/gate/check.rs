@@ -24,6 +24,8 @@ pub struct Checked {
     pub(super) checkpoint_size: i64,
     /// The quorum checkpoint the grant was verified against, named in the receipt's leaf.
     pub(super) verified_at: chain::leaf::CheckpointRef,
+    /// What was verified in it: the grant's entry and its status, kept with the receipt.
+    pub(super) verified_proof: (EntryProof, StatusProof),
 }
 
 impl Checked {
@@ -171,9 +173,10 @@ impl Gate {
         let (path, (status, map_proof)) = self.proofs(conn, &verified, index, grant_id).await?;
         let now = OffsetDateTime::now_utc();
         let status_proof = StatusProof { entry: verified.status_entry.clone(), status, map_proof };
+        let grant_entry = EntryProof::new(index, &leaf, path);
         let checked = chain::bundle::verify_entry(
             &verified.checkpoint,
-            &EntryProof::new(index, &leaf, path),
+            &grant_entry,
             Some(&status_proof),
             u64::try_from(now.unix_timestamp()).unwrap_or(0),
         );
@@ -223,7 +226,8 @@ impl Gate {
         let range = (from.max(earliest).min(to), to, limit);
         let checkpoint_size = g.quorum_size;
         let verified_at = chain::leaf::CheckpointRef { size: verified.checkpoint.size, root: verified.checkpoint.root };
-        Ok(Checked { grant: g, access, grant_id, scopes, range, now, checkpoint_size, verified_at })
+        let verified_proof = (grant_entry, status_proof);
+        Ok(Checked { grant: g, access, grant_id, scopes, range, now, checkpoint_size, verified_at, verified_proof })
     }
 
     /// The version's `service.published` leaf hash recomputed from its rows, in the format its

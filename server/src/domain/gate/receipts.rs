@@ -27,7 +27,7 @@ impl Gate {
         mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
         reader: &Reader,
         req: &ReadRequest,
-        Checked { grant: g, access, grant_id, scopes, range, now, verified_at, .. }: Checked,
+        Checked { grant: g, access, grant_id, scopes, range, now, verified_at, verified_proof, .. }: Checked,
     ) -> Result<Released, GateError> {
         let data = records::read(&mut conn, g.resident_id, &scopes, range).await?;
         // Back to the pool before waiting for the writer: a pool full of waiting reads must
@@ -62,6 +62,8 @@ impl Gate {
             read_at,
             limit,
             leaf,
+            verified_size: i64::try_from(verified_at.size).context("checkpoint size")?,
+            verified_proof,
             reply,
         };
         self.receipts.send(job).await.map_err(|_| anyhow::anyhow!("the receipt writer has stopped"))?;
@@ -110,6 +112,9 @@ pub(super) struct ReceiptJob {
     pub(super) limit: Option<Limit>,
     /// The encoded `access.receipt` leaf.
     pub(super) leaf: Vec<u8>,
+    /// The checkpoint the leaf names, and the grant's entry and status proofs in it.
+    pub(super) verified_size: i64,
+    pub(super) verified_proof: (chain::bundle::EntryProof, chain::bundle::StatusProof),
     pub(super) reply: oneshot::Sender<Result<(Uuid, i64), GateError>>,
 }
 
@@ -231,6 +236,32 @@ async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec
         {
             ids_by_leaf.entry(r.body).or_default().push(r.ledger_entry_id);
         }
+        // What the gate verified, once per grant and checkpoint (shared by that grant's receipts).
+        let mut proofs: HashMap<(Uuid, i64), (serde_json::Value, serde_json::Value)> = HashMap::new();
+        for (_, job) in &accepted {
+            if let std::collections::hash_map::Entry::Vacant(slot) = proofs.entry((job.grant, job.verified_size)) {
+                let (entry, status) = &job.verified_proof;
+                slot.insert((serde_json::to_value(entry)?, serde_json::to_value(status)?));
+            }
+        }
+        let (mut p_grant, mut p_size, mut p_entry, mut p_status) = (vec![], vec![], vec![], vec![]);
+        for ((grant, size), (entry, status)) in proofs {
+            p_grant.push(grant);
+            p_size.push(size);
+            p_entry.push(entry);
+            p_status.push(status);
+        }
+        sqlx::query!(
+            "insert into grant_checkpoint_proof (data_grant_id, checkpoint_size, grant_entry, status)
+             select * from unnest($1::uuid[], $2::bigint[], $3::jsonb[], $4::jsonb[])
+             on conflict do nothing",
+            &p_grant,
+            &p_size,
+            &p_entry,
+            &p_status
+        )
+        .execute(&mut *tx)
+        .await?;
         let mut cols = ReceiptColumns::default();
         for (i, job) in &accepted {
             let entry = ids_by_leaf
@@ -244,12 +275,13 @@ async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec
         sqlx::query!(
             // language=PostgreSQL
             r#"insert into access_receipt (access_receipt_id, data_grant_id, resident_id, service_id, reader, scopes,
-                                           purpose, read_at, ledger_entry_id)
+                                           purpose, read_at, ledger_entry_id, verified_size)
                select id, grant_id, resident_id, service_id, reader, string_to_array(scopes, ','), purpose, read_at,
-                      entry_id
+                      entry_id, verified_size
                from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
-                           $8::timestamptz[], $9::bigint[])
-                    as r(id, grant_id, resident_id, service_id, reader, scopes, purpose, read_at, entry_id)"#,
+                           $8::timestamptz[], $9::bigint[], $10::bigint[])
+                    as r(id, grant_id, resident_id, service_id, reader, scopes, purpose, read_at, entry_id,
+                         verified_size)"#,
             &cols.id,
             &cols.grant,
             &cols.resident,
@@ -258,7 +290,8 @@ async fn write_receipts(db: &PgPool, batch: &[ReceiptJob]) -> anyhow::Result<Vec
             &cols.scopes,
             &cols.purpose,
             &cols.read_at,
-            &cols.entry
+            &cols.entry,
+            &cols.verified_size
         )
         .execute(&mut *tx)
         .await?;
@@ -280,6 +313,7 @@ pub(super) struct ReceiptColumns {
     pub(super) purpose: Vec<String>,
     pub(super) read_at: Vec<OffsetDateTime>,
     pub(super) entry: Vec<i64>,
+    pub(super) verified_size: Vec<i64>,
 }
 
 impl ReceiptColumns {
@@ -293,5 +327,6 @@ impl ReceiptColumns {
         self.purpose.push(job.purpose.clone());
         self.read_at.push(job.read_at);
         self.entry.push(entry);
+        self.verified_size.push(job.verified_size);
     }
 }

@@ -16,8 +16,14 @@ use crate::note::{Checkpoint, SignedCheckpoint};
 use crate::status::{GrantStatus, MapProof};
 use crate::tree::{leaf_hash, verify_inclusion};
 
-/// The bundle format version this crate writes and reads.
-pub const BUNDLE_VERSION: u64 = 1;
+mod at_read;
+
+pub use self::at_read::{AtReadProof, AtReadVerdict, verify_at_read};
+
+/// The bundle format version this crate writes: 2 adds `at_read` (receipts in leaf format 2).
+pub const BUNDLE_VERSION: u64 = 2;
+/// The first bundle format, still read (it never carries `at_read`).
+pub const BUNDLE_V1: u64 = 1;
 /// Largest bundle JSON accepted, in bytes.
 pub const MAX_BUNDLE_BYTES: usize = 1 << 20;
 
@@ -91,6 +97,10 @@ pub struct ProofBundle {
     pub status: Option<StatusProof>,
     /// The witness policy the bundle was made for (must equal the verifier's trusted policy).
     pub policy: WitnessPolicy,
+    /// For an `access.receipt` in leaf format 2: what the gate verified just before the read
+    /// (required then, refused otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_read: Option<AtReadProof>,
 }
 
 impl ProofBundle {
@@ -142,6 +152,8 @@ pub struct Verdict {
     pub cosigners: Vec<ValidCosignature>,
     /// Grant status, when the bundle carries one.
     pub status: Option<StatusVerdict>,
+    /// For a receipt: the grant's state at the time of the read.
+    pub at_read: Option<AtReadVerdict>,
 }
 
 /// Checks an entry and its status proof against an already verified checkpoint (the gate's
@@ -201,8 +213,11 @@ fn verify_status(cp: &Checkpoint, sp: &StatusProof, grant_id: GrantId, now: u64)
 /// [`Error::QuorumNotMet`], [`Error::BundleMismatch`] ("entry: inclusion proof does not lead
 /// to checkpoint root"), [`Error::StatusRootNotBound`], [`Error::BadMapProof`].
 pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) -> Result<Verdict> {
-    if bundle.version != BUNDLE_VERSION {
+    if bundle.version != BUNDLE_VERSION && bundle.version != BUNDLE_V1 {
         return Err(Error::UnsupportedBundleVersion(bundle.version));
+    }
+    if bundle.version == BUNDLE_V1 && bundle.at_read.is_some() {
+        return Err(Error::BadBundle("a version 1 bundle has no at_read".into()));
     }
     if bundle.policy != *trusted {
         let detail = if bundle.policy.log_key() != trusted.log_key() {
@@ -217,7 +232,23 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
     let signed = SignedCheckpoint::parse(bundle.checkpoint.as_bytes())?;
     let report = trusted.require_quorum(&signed, now)?;
     let (event, status) = verify_entry(&signed.checkpoint, &bundle.entry, bundle.status.as_ref(), now)?;
-    Ok(Verdict { event, index: bundle.entry.index, checkpoint: signed.checkpoint, cosigners: report.valid, status })
+    let at_read = match (&bundle.at_read, &event) {
+        (Some(p), _) => Some(verify_at_read(&signed.checkpoint, &event, bundle.entry.index, p, trusted, now)?),
+        (None, Event::AccessReceipt { verified_at: Some(_), .. }) => {
+            return Err(Error::BundleMismatch(
+                "a receipt that names the checkpoint it was verified against must carry at_read".into(),
+            ));
+        }
+        (None, _) => None,
+    };
+    Ok(Verdict {
+        event,
+        index: bundle.entry.index,
+        checkpoint: signed.checkpoint,
+        cosigners: report.valid,
+        status,
+        at_read,
+    })
 }
 
 /// Parses the ledger's published keys (`/ledger/keys`): the log's verifier key on the first
