@@ -210,6 +210,14 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
     if let Some(unknown) = all_scopes.iter().find(|s| !known.contains(s)) {
         return Err(ServiceError::UnknownScope(unknown.clone()));
     }
+    let districts = canonical_scopes(v.districts.iter().cloned());
+    let known: Vec<String> =
+        sqlx::query_scalar!("select district_id from district where district_id = any($1)", &districts)
+            .fetch_all(&mut *tx)
+            .await?;
+    if let Some(unknown) = districts.iter().find(|d| !known.contains(d)) {
+        return Err(invalid("districts", format!("{unknown:?} is not a district of this city")));
+    }
     let version: i32 = sqlx::query_scalar!(
         r#"select coalesce(max(version), 0) + 1 as "v!" from service_version where service_id = $1"#,
         service_id

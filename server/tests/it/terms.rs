@@ -1,6 +1,7 @@
-//! A service version's published terms: every one is in its cosigned `service.published` leaf
-//! (format v2), so an edit of any column behind the server's back is caught; districts and
-//! declared history are enforced.
+//! What the gate relies on, column by column: a service version's published terms (all in its
+//! cosigned `service.published` leaf, format v2) and a grant's rows (its `grant.issued` leaf and
+//! its place in the log), each edited behind the server's back and refused; districts and
+//! declared history enforced.
 
 use app::serverfns::resident::ssr::Residents as _;
 use serde_json::{Value, json};
@@ -24,6 +25,17 @@ async fn publish(city: &City, slug: &str, v: &NewVersion) -> Uuid {
 
 async fn districts(city: &City) -> Vec<String> {
     sqlx::query_scalar("select district_id from district order by district_id").fetch_all(&city.db).await.unwrap()
+}
+
+/// Resolves the open `grant_integrity` alarms, as an operator would, and says how many there
+/// were. An alarm stands until resolved (the same one is not raised twice), so a test that
+/// resolves after each edit makes every edit raise its own.
+async fn resolve_integrity_alarms(city: &City) -> u64 {
+    sqlx::query("update ledger_alarm set resolved_at = now() where kind = 'grant_integrity' and resolved_at is null")
+        .execute(&city.db)
+        .await
+        .unwrap()
+        .rows_affected()
 }
 
 fn fares(body: &Value) -> Vec<i64> {
@@ -80,15 +92,7 @@ async fn every_published_term_edited_behind_the_servers_back_is_denied(_p: PgPoo
             .unwrap();
         let (status, body) = city.api_post(&token, &path, &ask).await;
         assert_eq!((status, body["reason"].as_str()), (403, Some("integrity")), "{column} edited: {body}");
-        // An alarm stands until an operator resolves it (the same one is not raised twice):
-        // resolve each, so that every edit has to raise its own.
-        let resolved = sqlx::query(
-            "update ledger_alarm set resolved_at = now() where kind = 'grant_integrity' and resolved_at is null",
-        )
-        .execute(&city.db)
-        .await
-        .unwrap();
-        assert_eq!(resolved.rows_affected(), 1, "{column} edited: a grant_integrity alarm");
+        assert_eq!(resolve_integrity_alarms(&city).await, 1, "{column} edited: a grant_integrity alarm");
         sqlx::query(
             "update service_version sv
              set (name_en, name_zh, description_en, description_zh, category, purpose, required_scopes,
@@ -134,6 +138,9 @@ async fn a_service_for_some_districts_serves_their_residents_only(_p: PgPoolOpti
     let (home, elsewhere) = (all[0].clone(), all[1].clone());
     let local = publish(&city, "local-planner", &planner(vec![home.clone()], 0)).await;
     let remote = publish(&city, "remote-planner", &planner(vec![elsewhere.clone()], 0)).await;
+    let nowhere = create_service(&city.db, "transit-authority", "atlantis-planner").await.unwrap();
+    let err = publish_version(&city.db, nowhere, &planner(vec!["atlantis".into()], 0)).await.unwrap_err();
+    assert!(err.to_string().contains("\"atlantis\" is not a district of this city"), "{err}");
     let li = city.resident("li").await; // lives in `home`
     let residents = ResidentService::new(city.db.clone(), city.portal.state.pseudonyms.clone());
 
@@ -198,5 +205,105 @@ async fn a_read_reaches_back_as_far_as_the_declared_history(_p: PgPoolOptions, o
     let (status, body) = city.api_post(&token, &path, &ask).await;
     assert_eq!(status, 200, "{body}");
     assert!(fares(&body).is_empty(), "no history declared: only what happens from the grant on");
+    city.shutdown().await;
+}
+
+/// Every column of a grant's rows the gate reads, edited on its own with the triggers off: each
+/// read is refused (`integrity` with an alarm where the row no longer matches its cosigned leaf)
+/// and nothing is released; the row is put back before the next.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_grant_column_the_gate_reads_edited_behind_the_servers_back_is_denied(
+    _p: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let mut city = City::start(&opts, &[]).await;
+    let service = publish(&city, "trip-planner", &planner(vec![], 0)).await;
+    let (li, wei) = (city.resident("li").await, city.resident("wei").await);
+    let grant = city.grant(li, service, &["transit.trips"], 30).await;
+    // A second version, published after Li agreed to the first: her grant stays on version 1.
+    publish_version(
+        &city.db,
+        service,
+        &NewVersion { purpose: "Plan routes and sell ads".into(), ..planner(vec![], 0) },
+    )
+    .await
+    .unwrap();
+    city.settle().await;
+    let token = city.transit_token().await;
+    let path = format!("/api/v1/services/{service}/reads");
+    let ask = json!({"pseudonym": city.pseudonym(li, service), "scopes": ["transit.trips"]});
+    assert_eq!(city.api_post(&token, &path, &ask).await.0, 200);
+    let row: Value = sqlx::query_scalar("select to_jsonb(g) from data_grant g where data_grant_id = $1")
+        .bind(grant.grant_id)
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    let wei_id = wei.to_string();
+    let edits = [
+        ("resident_id", format!("resident_id = '{wei_id}'"), "integrity"),
+        ("scopes", "scopes = '{residence.district,transit.trips}'".to_owned(), "integrity"),
+        ("valid_from", "valid_from = valid_from - interval '30 days'".to_owned(), "integrity"),
+        ("valid_until", "valid_until = valid_until + interval '1 year'".to_owned(), "integrity"),
+        ("version", "version = 2".to_owned(), "integrity"),
+        (
+            "issued_entry_id",
+            "issued_entry_id = (select ledger_entry_id from service_version where service_id = g.service_id and version = 2)"
+                .to_owned(),
+            "integrity",
+        ),
+        // Moved to another service: asked for at this one, there is no grant any more.
+        ("service_id", "service_id = (select service_id from service where slug = 'fare-capping')".to_owned(), "no_grant"),
+    ];
+    let mut attacker = crate::harness::behind_the_servers_back(&city.db).await;
+    for (column, set, reason) in edits {
+        sqlx::query(&format!("update data_grant g set {set} where data_grant_id = $1"))
+            .bind(grant.grant_id)
+            .execute(&mut attacker)
+            .await
+            .unwrap();
+        let (status, body) = city.api_post(&token, &path, &ask).await;
+        assert_eq!((status, body["reason"].as_str()), (403, Some(reason)), "{column} edited: {body}");
+        if reason == "integrity" {
+            assert_eq!(resolve_integrity_alarms(&city).await, 1, "{column} edited: a grant_integrity alarm");
+        }
+        sqlx::query(
+            "update data_grant g
+             set (resident_id, service_id, version, scopes, valid_from, valid_until, issued_entry_id)
+               = (r.resident_id, r.service_id, r.version, r.scopes, r.valid_from, r.valid_until, r.issued_entry_id)
+             from jsonb_populate_record(null::data_grant, $1) r
+             where g.data_grant_id = $2",
+        )
+        .bind(&row)
+        .bind(grant.grant_id)
+        .execute(&mut attacker)
+        .await
+        .unwrap();
+    }
+    // The grant's place in the log: moved, its inclusion can no longer be shown.
+    sqlx::query(
+        "update ledger_entry set leaf_index = leaf_index + 1000000
+         where ledger_entry_id = (select issued_entry_id from data_grant where data_grant_id = $1)",
+    )
+    .bind(grant.grant_id)
+    .execute(&mut attacker)
+    .await
+    .unwrap();
+    let (status, body) = city.api_post(&token, &path, &ask).await;
+    assert_eq!(status, 403, "leaf_index moved: {body}");
+    sqlx::query(
+        "update ledger_entry set leaf_index = leaf_index - 1000000
+         where ledger_entry_id = (select issued_entry_id from data_grant where data_grant_id = $1)",
+    )
+    .bind(grant.grant_id)
+    .execute(&mut attacker)
+    .await
+    .unwrap();
+    assert_eq!(city.api_post(&token, &path, &ask).await.0, 200, "put back, the grant verifies again");
+    let receipts: i64 = sqlx::query_scalar("select count(*) from access_receipt where data_grant_id = $1")
+        .bind(grant.grant_id)
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(receipts, 2, "no refused read left a receipt");
     city.shutdown().await;
 }
