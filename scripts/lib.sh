@@ -46,6 +46,9 @@ apt_install() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
+    # An install interrupted earlier leaves packages unpacked but unconfigured, and apt then
+    # refuses every install until they are configured.
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
   fi
