@@ -94,6 +94,9 @@ test('an agency publishes, a resident consents, the agency reads, the resident c
   await staff.locator('#v-retention').fill('30');
   await staff.locator('#v-mode').selectOption('recurring');
   await staff.locator('#v-per-day').fill('4');
+  // No history before the grant, and the whole city: no district ticked (each district is offered).
+  await expect(staff.locator('#v-history')).toHaveValue('0');
+  expect(await staff.locator('#v-districts input[type="checkbox"]').count()).toBeGreaterThan(1);
   await staff.locator('#publish-version').click();
   await expect(staff.locator('#service-status')).toHaveText('Published');
   await expect(staff.locator('#versions tbody tr')).toHaveCount(1);
@@ -117,6 +120,7 @@ test('an agency publishes, a resident consents, the agency reads, the resident c
   await expect(page.locator('#consent-agency')).toHaveText('Transit Authority');
   await expect(page.locator('#required-scopes')).toContainText('Your public transport trips');
   await expect(page.locator('.consent')).toContainText('Up to 4 times a day');
+  await expect(page.locator('#consent-history')).toHaveText('Only what happens from the day you agree');
   await page.getByRole('checkbox', { name: /Only which district you live in/ }).check();
   await page.locator('#valid-until').selectOption({ index: 0 });
   await page.locator('#consent-confirm').click();

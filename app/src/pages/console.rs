@@ -103,6 +103,7 @@ struct ServicePage {
     service: Option<ServiceView>,
     grants: Vec<crate::serverfns::agency::AgencyGrantView>,
     scopes: Vec<ScopeView>,
+    districts: Vec<crate::serverfns::me::District>,
 }
 
 #[component]
@@ -118,7 +119,8 @@ pub fn ConsoleServicePage() -> impl IntoView {
             let Some(id) = id else { return Err(AppError::NotFound("service".into())) };
             let service = agency_services().await?.into_iter().find(|s| s.service_id == id);
             let grants = if service.is_some() { agency_grants(id).await? } else { Vec::new() };
-            Ok(ServicePage { service, grants, scopes: scope_catalogue().await? })
+            let districts = crate::serverfns::me::list_districts().await.map_err(|_| AppError::Internal)?;
+            Ok(ServicePage { service, grants, scopes: scope_catalogue().await?, districts })
         },
     );
     view! {
@@ -129,8 +131,8 @@ pub fn ConsoleServicePage() -> impl IntoView {
         <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(ServicePage { service: Some(service), grants, scopes }) => {
-                        view! { <ServiceDetail service grants scopes publish withdraw /> }.into_any()
+                    Ok(ServicePage { service: Some(service), grants, scopes, districts }) => {
+                        view! { <ServiceDetail service grants scopes districts publish withdraw /> }.into_any()
                     }
                     Ok(_) => view! { <ErrorNote error=AppError::NotFound("service".into()) /> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e /> }.into_any(),
@@ -145,6 +147,7 @@ fn ServiceDetail(
     service: ServiceView,
     grants: Vec<crate::serverfns::agency::AgencyGrantView>,
     scopes: Vec<ScopeView>,
+    districts: Vec<crate::serverfns::me::District>,
     publish: ServerAction<AgencyPublishVersion>,
     withdraw: ServerAction<AgencyWithdrawService>,
 ) -> impl IntoView {
@@ -203,7 +206,7 @@ fn ServiceDetail(
             })}
         {(service.status != "withdrawn")
             .then(|| {
-                view! { <PublishForm service_id=service.service_id latest=latest.clone() scopes=scopes.clone() publish /> }
+                view! { <PublishForm service_id=service.service_id latest=latest.clone() scopes=scopes.clone() districts=districts.clone() publish /> }
             })}
         {(service.status == "published")
             .then(|| {
@@ -344,6 +347,7 @@ fn PublishForm(
     service_id: Uuid,
     latest: Option<crate::serverfns::agency::VersionView>,
     scopes: Vec<ScopeView>,
+    districts: Vec<crate::serverfns::me::District>,
     publish: ServerAction<AgencyPublishVersion>,
 ) -> impl IntoView {
     let t = use_messages();
@@ -355,6 +359,8 @@ fn PublishForm(
     let mode = latest.as_ref().map_or_else(|| "recurring".to_owned(), |v| v.access_mode.clone());
     let per_day = latest.as_ref().and_then(|v| v.max_reads_per_day).unwrap_or(1);
     let retention = latest.as_ref().map_or(90, |v| v.retention_days);
+    let history = latest.as_ref().map_or(0, |v| v.history_days);
+    let limited_to = latest.as_ref().map(|v| v.districts.clone()).unwrap_or_default();
     view! {
         <section aria-labelledby="publish-title" class="card">
             <h2 id="publish-title">{t.console_publish_title}</h2>
@@ -481,7 +487,42 @@ fn PublishForm(
                             value=per_day.to_string()
                         />
                     </p>
+                    <p>
+                        <label for="v-history">{t.console_history_days}</label>
+                        <input
+                            id="v-history"
+                            name="version[history_days]"
+                            type="number"
+                            min="0"
+                            max="366"
+                            required
+                            value=history.to_string()
+                        />
+                    </p>
                 </div>
+                <fieldset id="v-districts">
+                    <legend>{t.console_districts}</legend>
+                    <p class="small">{t.console_districts_hint}</p>
+                    {districts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| {
+                            let id = format!("district-{i}");
+                            view! {
+                                <p>
+                                    <input
+                                        type="checkbox"
+                                        id=id.clone()
+                                        name=format!("version[districts][{i}]")
+                                        value=d.district_id.clone()
+                                        checked=limited_to.contains(&d.district_id)
+                                    />
+                                    <label for=id>{locale.pick(&d.name_en, &d.name_zh).to_owned()}</label>
+                                </p>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
                 {move || publish.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e /> })}
                 <button type="submit" class="primary" id="publish-version">
                     {t.console_publish}
