@@ -98,7 +98,7 @@ impl OfferView {
     /// is offered to their residents only (the server refuses the grant otherwise, too).
     #[must_use]
     pub fn offered_to(&self, home: Option<&str>) -> bool {
-        self.districts.is_empty() || home.is_some_and(|h| self.districts.iter().any(|d| d == h))
+        chain::leaf::serves_district(&self.districts, home)
     }
 }
 

@@ -19,7 +19,7 @@ mod codec;
 mod service;
 
 use self::codec::{R, W};
-pub use self::service::{AccessMode, MAX_DESCRIPTION_BYTES, ServiceTerms};
+pub use self::service::{AccessMode, MAX_DESCRIPTION_BYTES, ServiceTerms, serves_district};
 
 /// Leaf format version 1: every type. Still written for every type but `service.published`.
 pub const LEAF_V1: u8 = 0x01;

@@ -108,6 +108,14 @@ pub struct ServiceTerms {
     pub history_days: u32,
 }
 
+/// Whether a version for `districts` (empty: the whole city) serves a resident living in
+/// `home` (none known: only a whole-city service does). The one rule the offers, the grant and
+/// the gate apply.
+#[must_use]
+pub fn serves_district(districts: &[String], home: Option<&str>) -> bool {
+    districts.is_empty() || home.is_some_and(|h| districts.iter().any(|d| d == h))
+}
+
 impl ServiceTerms {
     /// Every scope the version asks for, required and optional, in canonical order.
     #[must_use]
@@ -259,6 +267,15 @@ mod tests {
         let mut unknown_version = bytes;
         unknown_version[0] = 0x03;
         assert!(Event::decode(&unknown_version).unwrap_err().to_string().contains("unknown leaf version 0x03"));
+    }
+
+    #[test]
+    fn a_service_for_some_districts_serves_their_residents_only() {
+        let (some, city) = (vec!["harbour".to_owned(), "old-town".to_owned()], vec![]);
+        assert!(super::serves_district(&some, Some("old-town")));
+        assert!(!super::serves_district(&some, Some("hills")));
+        assert!(!super::serves_district(&some, None), "nowhere known is not in the districts");
+        assert!(super::serves_district(&city, None) && super::serves_district(&city, Some("hills")));
     }
 
     #[test]

@@ -340,7 +340,7 @@ async fn issue_in_window(
         let home = sqlx::query_scalar!("select district_id from resident where resident_id = $1", resident_id)
             .fetch_one(&mut *tx)
             .await?;
-        if !home.is_some_and(|d| v.districts.contains(&d)) {
+        if !chain::leaf::serves_district(&v.districts, home.as_deref()) {
             return Err(GrantError::OutsideDistricts { districts: v.districts });
         }
     }

@@ -146,26 +146,27 @@ pub async fn create_service(db: &PgPool, agency_id: &str, slug: &str) -> Result<
 
 /// The `service.published` leaf of a version (format v2), from its columns: what publishing
 /// writes and what the gate recomputes from the rows before every read. Scopes and districts
-/// go in canonical order, so the rows' order does not matter.
+/// go in canonical order, so the rows' order does not matter. Takes the version by value: the
+/// gate builds one from its rows on every read, and the texts move into the leaf uncopied.
 ///
 /// # Errors
 /// A version, retention or limit that is negative (no row can hold one).
-pub fn published_event(agency: &str, slug: &str, version: i32, v: &NewVersion) -> anyhow::Result<Event> {
+pub fn published_event(agency: &str, slug: &str, version: i32, v: NewVersion) -> anyhow::Result<Event> {
     Ok(Event::ServicePublishedV2(ServiceTerms {
         agency: agency.to_owned(),
         service: slug.to_owned(),
         version: u32::try_from(version)?,
-        name_en: v.name_en.clone(),
-        name_zh: v.name_zh.clone(),
-        description_en: v.description_en.clone(),
-        description_zh: v.description_zh.clone(),
-        category: v.category.clone(),
-        purpose: v.purpose.clone(),
-        required_scopes: canonical_scopes(v.required_scopes.iter().cloned()),
-        optional_scopes: canonical_scopes(v.optional_scopes.iter().cloned()),
+        name_en: v.name_en,
+        name_zh: v.name_zh,
+        description_en: v.description_en,
+        description_zh: v.description_zh,
+        category: v.category,
+        purpose: v.purpose,
+        required_scopes: canonical_scopes(v.required_scopes),
+        optional_scopes: canonical_scopes(v.optional_scopes),
         retention_days: v.retention_days,
         access: v.access_mode,
-        districts: canonical_scopes(v.districts.iter().cloned()),
+        districts: canonical_scopes(v.districts),
         history_days: v.history_days,
     }))
 }
@@ -226,7 +227,7 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
     .await?;
     let retention = i32::try_from(v.retention_days).map_err(anyhow::Error::from)?;
     let history = i32::try_from(v.history_days).map_err(anyhow::Error::from)?;
-    let event = published_event(&service.agency_id, &service.slug, version, v)?;
+    let event = published_event(&service.agency_id, &service.slug, version, v.clone())?;
     let leaf_hash = chain::tree::leaf_hash(&event.encode().map_err(anyhow::Error::from)?);
     let ledger_entry_id = crate::ledger::enqueue(&mut tx, &event).await?;
     let (mode, max_reads) = (
@@ -252,7 +253,7 @@ pub async fn publish_version(db: &PgPool, service_id: Uuid, v: &NewVersion) -> R
         &v.required_scopes,
         &v.optional_scopes,
         retention,
-        &canonical_scopes(v.districts.iter().cloned()),
+        &districts,
         mode,
         max_reads,
         history,

@@ -21,7 +21,6 @@ pub struct Checked {
     pub(super) scopes: Vec<String>,
     pub(super) range: (OffsetDateTime, OffsetDateTime, i64),
     pub(super) now: OffsetDateTime,
-    pub(super) checkpoint_size: i64,
     /// The quorum checkpoint the grant was verified against, named in the receipt's leaf.
     pub(super) verified_at: chain::leaf::CheckpointRef,
     /// What was verified in it: the grant's entry and its status, kept with the receipt.
@@ -32,7 +31,7 @@ impl Checked {
     /// Size of the quorum checkpoint the grant was verified against.
     #[must_use]
     pub fn checkpoint_size(&self) -> i64 {
-        self.checkpoint_size
+        i64::try_from(self.verified_at.size).unwrap_or(i64::MAX)
     }
 }
 
@@ -208,7 +207,7 @@ impl Gate {
         }
         // A service for some districts serves their residents only: one who moved away reads
         // as if the grant had ended (they can grant again where the service is offered).
-        if !g.districts.is_empty() && !g.resident_district.as_ref().is_some_and(|d| g.districts.contains(d)) {
+        if !chain::leaf::serves_district(&g.districts, g.resident_district.as_deref()) {
             return Err(deny(DenyReason::OutsideDistricts, "the resident does not live in the service's districts"));
         }
         let missing: Vec<&str> = scopes.iter().filter(|s| !g.scopes.contains(s)).map(String::as_str).collect();
@@ -224,10 +223,9 @@ impl Gate {
         let to = to.min(g.valid_until);
         let earliest = g.valid_from - time::Duration::days(i64::from(g.history_days));
         let range = (from.max(earliest).min(to), to, limit);
-        let checkpoint_size = g.quorum_size;
         let verified_at = chain::leaf::CheckpointRef { size: verified.checkpoint.size, root: verified.checkpoint.root };
         let verified_proof = (grant_entry, status_proof);
-        Ok(Checked { grant: g, access, grant_id, scopes, range, now, checkpoint_size, verified_at, verified_proof })
+        Ok(Checked { grant: g, access, grant_id, scopes, range, now, verified_at, verified_proof })
     }
 
     /// The version's `service.published` leaf hash recomputed from its rows, in the format its
@@ -253,7 +251,7 @@ impl Gate {
         };
         let event = match u8::try_from(g.leaf_format) {
             Ok(chain::leaf::LEAF_V1) => published_event_v1(&g.agency_id, &g.slug, g.version, &terms)?,
-            Ok(chain::leaf::LEAF_V2) => published_event(&g.agency_id, &g.slug, g.version, &terms)?,
+            Ok(chain::leaf::LEAF_V2) => published_event(&g.agency_id, &g.slug, g.version, terms)?,
             _ => anyhow::bail!("unknown leaf format {}", g.leaf_format),
         };
         Ok((event.leaf_hash()?, access))
