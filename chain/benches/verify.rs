@@ -124,6 +124,8 @@ fn fixture() -> Fixture {
         }),
         policy: policy.clone(),
         at_read: None,
+        record: None,
+        anchor: None,
     };
     verify_bundle(&bundle, &policy, NOW).unwrap();
     Fixture {

@@ -5,11 +5,13 @@
 //!
 //! Keys come from fixed seeds: never use them outside tests and demos.
 
-use crate::bundle::{AtReadProof, BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
+use crate::bundle::{AtReadProof, BUNDLE_V3, BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
 use crate::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
 use crate::error::{Error, Result};
+use crate::hash::Hash;
 use crate::leaf::{Event, GrantId};
 use crate::note::{Checkpoint, NoteSigner, SignedCheckpoint};
+use crate::record::{RecordProof, RecordVersion};
 use crate::status::{GrantStatus, MemoryStatusStore, StatusMap};
 use crate::tree::{MemoryHashStore, prove_consistency, prove_inclusion};
 
@@ -22,6 +24,39 @@ pub const WITNESS_NAMES: [&str; 4] = [
     "witness.notary.onecity.example",
     "witness.audit.onecity.example",
 ];
+
+/// A batch of record versions the demo ledger sealed.
+#[derive(Debug, Clone)]
+pub struct SealedBatch {
+    /// Leaf index of its `records.batch` entry.
+    pub index: u64,
+    /// The versions, in batch order.
+    pub versions: Vec<RecordVersion>,
+    /// The batch tree's stored hashes ([`crate::record::batch_tree`]).
+    pub stored: Vec<Hash>,
+}
+
+/// Three property-title versions (the second an amendment of the first) and their contents.
+#[must_use]
+pub fn sample_records() -> Vec<(RecordVersion, serde_json::Value)> {
+    let content = |address: &str, share: u32| serde_json::json!({"address": address, "registered": "2019-06-12", "share_percent": share});
+    let version = |id: u8, version: u32, at: u64, content: &serde_json::Value| RecordVersion {
+        record_id: [id; 16],
+        version,
+        scope: "property.titles".into(),
+        recorded_at: at,
+        content_hash: crate::record::content_hash(content).expect("an object"),
+        salt: [id.wrapping_mul(31).wrapping_add(u8::try_from(version).unwrap_or(0)); 32],
+    };
+    [
+        (0x71, 1, 1_767_300_000, content("12 Harbour Road, flat 3", 100)),
+        (0x71, 2, 1_767_300_500, content("12 Harbour Road, flat 3", 50)),
+        (0x72, 1, 1_767_300_900, content("8 Old Town Lane", 100)),
+    ]
+    .into_iter()
+    .map(|(id, v, at, c)| (version(id, v, at, &c), c))
+    .collect()
+}
 
 /// The demo ledger.
 #[derive(Debug)]
@@ -146,7 +181,46 @@ impl DemoLedger {
             status,
             policy: self.policy.clone(),
             at_read,
+            record: None,
+            anchor: None,
         })
+    }
+
+    /// Seals record versions as one `records.batch` entry over `[period_start, period_end)`
+    /// (what the server's sealer does), returning the batch to prove records of.
+    ///
+    /// # Errors
+    /// A version recorded outside the period; encoding errors.
+    pub fn seal(&mut self, versions: Vec<RecordVersion>, period_start: u64, period_end: u64) -> Result<SealedBatch> {
+        if let Some(v) = versions.iter().find(|v| v.recorded_at < period_start || v.recorded_at >= period_end) {
+            return Err(Error::BadRecord(format!("version recorded at {} is outside the period", v.recorded_at)));
+        }
+        let leaves = versions.iter().map(RecordVersion::batch_leaf).collect::<Result<Vec<_>>>()?;
+        let (batch_root, stored) = crate::record::batch_tree(&leaves)?;
+        let event = Event::RecordsBatch { batch_root, count: versions.len() as u64, period_start, period_end };
+        let index = self.append(&event)?;
+        Ok(SealedBatch { index, versions, stored })
+    }
+
+    /// The existence proof of the version at `position` of `batch` against checkpoint `signed`.
+    ///
+    /// # Errors
+    /// A position outside the batch; as [`Self::bundle`].
+    pub fn record_bundle(&self, batch: &SealedBatch, position: u64, signed: &SignedCheckpoint) -> Result<ProofBundle> {
+        let record = usize::try_from(position)
+            .ok()
+            .and_then(|p| batch.versions.get(p))
+            .cloned()
+            .ok_or(Error::IndexOutOfRange { index: position, size: batch.versions.len() as u64 })?;
+        let count = batch.versions.len() as u64;
+        let indexes = crate::record::path_indexes(count, position)?;
+        let hashes: Vec<Hash> =
+            indexes.iter().map(|&i| batch.stored[usize::try_from(i).unwrap_or(usize::MAX)]).collect();
+        let batch_path = crate::record::path_from(count, position, &indexes, &hashes)?;
+        let mut bundle = self.bundle(batch.index, signed)?;
+        bundle.version = BUNDLE_V3;
+        bundle.record = Some(RecordProof { record, position, batch_path });
+        Ok(bundle)
     }
 
     /// The grant's status proof in the checkpoint of `size` (one this ledger made).
@@ -260,6 +334,14 @@ pub fn sample_events() -> Vec<Event> {
             purpose: "Apply the senior discount to your transit fares".into(),
             time: 1_767_400_000,
             verified_at: Some(crate::leaf::CheckpointRef { size: 42, root: Hash([0x66; 32]) }),
+        },
+        Event::RecordsErased {
+            seals: vec![
+                crate::leaf::SealRef { batch_index: 4, position: 0 },
+                crate::leaf::SealRef { batch_index: 4, position: 1 },
+            ],
+            requested_by: "resident".into(),
+            erased_at: 1_767_400_200,
         },
     ]
 }

@@ -125,6 +125,9 @@ pub enum Error {
     /// The status-root entry does not close the checkpoint.
     #[error("status.root entry is not bound to the checkpoint: {0}")]
     StatusRootNotBound(String),
+    /// A sealed record's proof or content does not hold.
+    #[error("record seal does not verify: {0}")]
+    BadRecord(String),
     /// Bundle inner consistency failure (kind vs. leaf, grant id mismatch...).
     #[error("proof bundle is inconsistent: {0}")]
     BundleMismatch(String),

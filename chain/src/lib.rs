@@ -12,6 +12,8 @@
 //! * versioned, deterministic leaf encodings of every ledger event ([`leaf`]);
 //! * the grant status map, a Jellyfish Merkle tree (`jmt` 0.12) keyed by SHA-256 of the grant
 //!   id ([`status`]);
+//! * sealed confirmation records: salted commitments batched under `records.batch` leaves
+//!   ([`record`]);
 //! * the self-contained JSON proof bundle and [`bundle::verify_bundle`] ([`bundle`]).
 //!
 //! The byte-level formats are documented in `docs/ledger-format.md`.
@@ -52,6 +54,7 @@ pub mod fuzz_entry;
 pub mod hash;
 pub mod leaf;
 pub mod note;
+pub mod record;
 pub mod status;
 pub mod tiles;
 pub mod tree;

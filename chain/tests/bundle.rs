@@ -154,8 +154,8 @@ fn tampering_is_named() {
     );
 
     let mut b = good.clone();
-    b.version = 3;
-    assert_eq!(verify_bundle(&b, &l.policy, NOW).unwrap_err(), Error::UnsupportedBundleVersion(3));
+    b.version = 4;
+    assert_eq!(verify_bundle(&b, &l.policy, NOW).unwrap_err(), Error::UnsupportedBundleVersion(4));
     b.version = 1;
     assert!(verify_bundle(&b, &l.policy, NOW).is_ok(), "version 1 bundles (without at_read) still verify");
 
@@ -271,4 +271,59 @@ fn each_tampered_or_swapped_part_of_at_read_is_named() {
     let mut b = good;
     b.version = 1;
     assert!(fails(&b).contains("version 1"), "{}", fails(&b));
+}
+
+/// A sealed record: the proof verifies with the record's content, and each kind of
+/// tampering (content, salt, path, batch leaf, anchor) fails naming what is wrong.
+#[test]
+fn record_existence_proofs_verify_and_tampering_names_the_problem() {
+    let mut l = DemoLedger::new().unwrap();
+    let records = chain::demo::sample_records();
+    let versions: Vec<_> = records.iter().map(|(v, _)| v.clone()).collect();
+    let batch = l.seal(versions, 1_767_300_000, 1_767_301_000).unwrap();
+    let cp = l.checkpoint(NOW - 100).unwrap();
+    for (p, (_, content)) in records.iter().enumerate() {
+        let b = ProofBundle::from_json(&l.record_bundle(&batch, p as u64, &cp).unwrap().to_json().unwrap()).unwrap();
+        let v = verify_bundle(&b, &l.policy, NOW).unwrap();
+        let r = v.record.unwrap();
+        assert_eq!((r.sealed_by, r.batch_size), (1_767_301_000, 3));
+        chain::record::check_content(&r.record, content).unwrap();
+    }
+    let good = l.record_bundle(&batch, 0, &cp).unwrap();
+    // The amended version's content does not pass for the first version's proof.
+    let v = verify_bundle(&good, &l.policy, NOW).unwrap();
+    let err = chain::record::check_content(&v.record.unwrap().record, &records[1].1).unwrap_err();
+    assert!(err.to_string().contains("differs from what was sealed"), "{err}");
+
+    let mut salt = good.clone();
+    salt.record.as_mut().unwrap().record.salt[3] ^= 1;
+    let err = verify_bundle(&salt, &l.policy, NOW).unwrap_err();
+    assert!(matches!(err, Error::BadRecord(_)) && err.to_string().contains("not in the batch"), "{err}");
+
+    let mut path = good.clone();
+    path.record.as_mut().unwrap().batch_path.pop();
+    assert!(matches!(verify_bundle(&path, &l.policy, NOW), Err(Error::BadRecord(_))));
+
+    let mut old = good.clone();
+    old.version = 2;
+    assert!(matches!(verify_bundle(&old, &l.policy, NOW), Err(Error::BadBundle(_))), "version 2 has no record");
+
+    // A record proof against an entry that is not a batch.
+    let mut other = l.bundle(batch.index, &cp).unwrap();
+    other.entry = l.bundle(batch.index + 1, &cp).unwrap().entry;
+    other.version = 3;
+    other.record = good.record.clone();
+    assert!(verify_bundle(&other, &l.policy, NOW).unwrap_err().to_string().contains("not a records.batch"));
+
+    let mut anchored = good.clone();
+    anchored.anchor = Some(chain::bundle::AnchorRef {
+        chain_id: 31_337,
+        tx_hash: format!("0x{}", "ab".repeat(32)),
+        block_number: 9,
+        checkpoint_sha256: Hash::sha256(anchored.checkpoint.as_bytes()),
+    });
+    assert!(verify_bundle(&anchored, &l.policy, NOW).unwrap().anchor.is_some());
+    anchored.anchor.as_mut().unwrap().checkpoint_sha256 = Hash([7; 32]);
+    let err = verify_bundle(&anchored, &l.policy, NOW).unwrap_err();
+    assert!(err.to_string().contains("anchor's checkpoint hash"), "{err}");
 }

@@ -83,6 +83,19 @@ fn notes_cosignatures_bundle() {
     let receipt = r.bundle(index, &later).unwrap();
     assert!(verify_bundle(&receipt, &r.policy, 1_767_600_000).unwrap().at_read.unwrap().active_at_read);
     check("bundle_receipt_at_read.json", &(receipt.to_json().unwrap() + "\n"));
+    // A sealed record's existence proof (bundle version 3).
+    let mut sealed = DemoLedger::new().unwrap();
+    let records = chain::demo::sample_records();
+    let batch = sealed.seal(records.iter().map(|(v, _)| v.clone()).collect(), 1_767_300_000, 1_767_301_000).unwrap();
+    let cp = sealed.checkpoint(1_767_301_100).unwrap();
+    let proof = sealed.record_bundle(&batch, 1, &cp).unwrap();
+    let verdict = verify_bundle(&proof, &sealed.policy, 1_767_600_000).unwrap();
+    chain::record::check_content(&verdict.record.unwrap().record, &records[1].1).unwrap();
+    check("bundle_record.json", &(proof.to_json().unwrap() + "\n"));
+    check(
+        "record_content.json",
+        &(String::from_utf8(chain::record::canonical_json(&records[1].1).unwrap()).unwrap() + "\n"),
+    );
     // The checked-in bundle still verifies.
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bundle_grant.json");
     let stored = chain::ProofBundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::leaf::{Event, GrantId};
 use crate::note::{Checkpoint, SignedCheckpoint};
+use crate::record::{RecordProof, RecordVerdict, verify_record};
 use crate::status::{GrantStatus, MapProof};
 use crate::tree::{leaf_hash, verify_inclusion};
 
@@ -20,8 +21,12 @@ mod at_read;
 
 pub use self::at_read::{AtReadProof, AtReadVerdict, verify_at_read};
 
-/// The bundle format version this crate writes: 2 adds `at_read` (receipts in leaf format 2).
+/// The bundle format version this crate writes for grants and receipts: 2 adds `at_read`
+/// (receipts in leaf format 2).
 pub const BUNDLE_VERSION: u64 = 2;
+/// The bundle format that adds `record` (a sealed record's existence proof) and `anchor`;
+/// written for `records.batch` entries.
+pub const BUNDLE_V3: u64 = 3;
 /// The first bundle format, still read (it never carries `at_read`).
 pub const BUNDLE_V1: u64 = 1;
 /// Largest bundle JSON accepted, in bytes.
@@ -101,6 +106,30 @@ pub struct ProofBundle {
     /// (required then, refused otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_read: Option<AtReadProof>,
+    /// For a `records.batch` entry (bundle version 3): one record version sealed in the batch,
+    /// with its path to the batch root. Its content is not in the bundle; the verifier is given
+    /// it separately ([`crate::record::check_content`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordProof>,
+    /// Where the bundle's checkpoint was anchored on an EVM chain (bundle version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorRef>,
+}
+
+/// An EVM transaction whose calldata is the SHA-256 of the bundle's checkpoint note, exactly
+/// as given in `checkpoint`. The verifier checks the hash; looking the transaction up on the
+/// chain is left to whoever wants the extra witness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorRef {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Transaction hash, `0x` and 64 hex digits.
+    pub tx_hash: String,
+    /// Block the transaction is in.
+    pub block_number: u64,
+    /// SHA-256 of the checkpoint note: the transaction's calldata.
+    pub checkpoint_sha256: Hash,
 }
 
 impl ProofBundle {
@@ -154,6 +183,10 @@ pub struct Verdict {
     pub status: Option<StatusVerdict>,
     /// For a receipt: the grant's state at the time of the read.
     pub at_read: Option<AtReadVerdict>,
+    /// For a sealed record: what its proof established (content not yet checked).
+    pub record: Option<RecordVerdict>,
+    /// The anchor whose calldata the checkpoint's hash matched.
+    pub anchor: Option<AnchorRef>,
 }
 
 /// Checks an entry and its status proof against an already verified checkpoint (the gate's
@@ -213,11 +246,14 @@ fn verify_status(cp: &Checkpoint, sp: &StatusProof, grant_id: GrantId, now: u64)
 /// [`Error::QuorumNotMet`], [`Error::BundleMismatch`] ("entry: inclusion proof does not lead
 /// to checkpoint root"), [`Error::StatusRootNotBound`], [`Error::BadMapProof`].
 pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) -> Result<Verdict> {
-    if bundle.version != BUNDLE_VERSION && bundle.version != BUNDLE_V1 {
+    if ![BUNDLE_V1, BUNDLE_VERSION, BUNDLE_V3].contains(&bundle.version) {
         return Err(Error::UnsupportedBundleVersion(bundle.version));
     }
     if bundle.version == BUNDLE_V1 && bundle.at_read.is_some() {
         return Err(Error::BadBundle("a version 1 bundle has no at_read".into()));
+    }
+    if bundle.version < BUNDLE_V3 && (bundle.record.is_some() || bundle.anchor.is_some()) {
+        return Err(Error::BadBundle(format!("a version {} bundle has no record or anchor", bundle.version)));
     }
     if bundle.policy != *trusted {
         let detail = if bundle.policy.log_key() != trusted.log_key() {
@@ -241,6 +277,16 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
         }
         (None, _) => None,
     };
+    let record = bundle.record.as_ref().map(|p| verify_record(&event, p, None)).transpose()?;
+    if let Some(a) = &bundle.anchor {
+        let digest = Hash::sha256(bundle.checkpoint.as_bytes());
+        if a.checkpoint_sha256 != digest {
+            return Err(Error::BundleMismatch(format!(
+                "the anchor's checkpoint hash {} is not the SHA-256 of the bundle's checkpoint ({digest})",
+                a.checkpoint_sha256
+            )));
+        }
+    }
     Ok(Verdict {
         event,
         index: bundle.entry.index,
@@ -248,6 +294,8 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
         cosigners: report.valid,
         status,
         at_read,
+        record,
+        anchor: bundle.anchor.clone(),
     })
 }
 

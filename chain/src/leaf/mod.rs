@@ -119,6 +119,20 @@ pub mod tag {
     pub const DEVICE_REGISTERED: u8 = 0x06;
     /// `status.root`
     pub const STATUS_ROOT: u8 = 0x07;
+    /// `records.erased`
+    pub const RECORDS_ERASED: u8 = 0x08;
+}
+
+/// Most sealed versions one `records.erased` entry names.
+pub const MAX_ERASED_SEALS: usize = 1024;
+
+/// Where one sealed record version sits: its batch's leaf index and its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SealRef {
+    /// Leaf index of the `records.batch` entry.
+    pub batch_index: u64,
+    /// Position of the version within the batch.
+    pub position: u64,
 }
 
 /// A ledger event. Times are Unix seconds (UTC).
@@ -204,6 +218,17 @@ pub enum Event {
         /// End of the period (exclusive).
         period_end: u64,
     },
+    /// A confirmation record was erased (the purge receipt): its content and salts are
+    /// deleted, so the commitments at `seals` no longer prove anything about any content.
+    #[serde(rename = "records.erased")]
+    RecordsErased {
+        /// The erased record's sealed versions, ascending (empty when none was sealed yet).
+        seals: Vec<SealRef>,
+        /// On whose request: `resident` or `operator:<staff account>`.
+        requested_by: String,
+        /// Time of the erasure.
+        erased_at: u64,
+    },
     /// A resident registered a device ("IoT passport").
     #[serde(rename = "device.registered")]
     DeviceRegistered {
@@ -246,7 +271,8 @@ mod hex_bytes {
 }
 
 /// RFC 6962 root of a batch of record hashes (leaf hash of each 32-byte record hash), the
-/// `batch_root` of a `records.batch` event.
+/// `batch_root` of a `records.batch` event. The hashes are the versions' commitments
+/// ([`crate::record::RecordVersion::commitment`]).
 #[must_use]
 pub fn batch_root(record_hashes: &[Hash]) -> Hash {
     let leaves: Vec<Hash> = record_hashes.iter().map(|h| crate::tree::leaf_hash(&h.0)).collect();
@@ -272,6 +298,7 @@ impl Event {
             Self::GrantRevoked { .. } => "grant.revoked",
             Self::AccessReceipt { .. } => "access.receipt",
             Self::RecordsBatch { .. } => "records.batch",
+            Self::RecordsErased { .. } => "records.erased",
             Self::DeviceRegistered { .. } => "device.registered",
             Self::StatusRoot { .. } => "status.root",
         }
@@ -369,6 +396,22 @@ impl Event {
                 w.u64(*count);
                 w.u64(*period_start);
                 w.u64(*period_end);
+            }
+            Self::RecordsErased { seals, requested_by, erased_at } => {
+                if seals.len() > MAX_ERASED_SEALS {
+                    return Err(Error::BadEvent(format!("an erasure names at most {MAX_ERASED_SEALS} seals")));
+                }
+                if seals.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(Error::BadEvent("erased seals must be sorted ascending without duplicates".into()));
+                }
+                w.raw(&[tag::RECORDS_ERASED]);
+                w.raw(&u16::try_from(seals.len()).unwrap_or(u16::MAX).to_be_bytes());
+                for s in seals {
+                    w.u64(s.batch_index);
+                    w.u64(s.position);
+                }
+                w.text("requested_by", requested_by)?;
+                w.u64(*erased_at);
             }
             Self::DeviceRegistered { device_id, owner, kind, key_type, public_key, registered_at } => {
                 if public_key.is_empty() || public_key.len() > MAX_TEXT {
@@ -483,6 +526,21 @@ impl Event {
                     return Err(Error::BadLeaf("batch period_start is after period_end".into()));
                 }
                 Self::RecordsBatch { batch_root, count, period_start, period_end }
+            }
+            tag::RECORDS_ERASED => {
+                let n = usize::from(r.u16("seals")?);
+                if n > MAX_ERASED_SEALS {
+                    return Err(Error::BadLeaf(format!("an erasure names at most {MAX_ERASED_SEALS} seals")));
+                }
+                let mut seals: Vec<SealRef> = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let s = SealRef { batch_index: r.u64("seals")?, position: r.u64("seals")? };
+                    if seals.last().is_some_and(|p| *p >= s) {
+                        return Err(Error::BadLeaf("erased seals not sorted ascending without duplicates".into()));
+                    }
+                    seals.push(s);
+                }
+                Self::RecordsErased { seals, requested_by: r.text("requested_by")?, erased_at: r.u64("erased_at")? }
             }
             tag::DEVICE_REGISTERED => {
                 let device_id = DeviceId(r.arr("device_id")?);
