@@ -26,4 +26,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/onecity"
 export ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT"
 export ONECITY_PSEUDONYM_KEY_FILE="$DATA/keys/pseudonym.key"
 "$CARGO_TARGET_DIR/release/onecity" seed "$@"
+# Seal every confirmation record the city now holds, with a progress bar and the rate (the
+# portal would do it in the background too, a batch at a time).
+"$CARGO_TARGET_DIR/release/onecity" records seal
 df -h "$DATA/pg" | tail -1 | awk '{ print "[onecity] disk: " $3 " used, " $4 " free on " $6 }' >&2

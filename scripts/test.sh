@@ -57,6 +57,7 @@ rm -rf "$DATA/test-ledger"
 DATABASE_URL="$E2E_DB" "$BIN" seed
 ledger_stack_start "$BIN" "$PG_PORT" "$DATA/test-ledger" 4301 8645
 export ONECITY_ANCHOR_INTERVAL_SECS=2
+export ONECITY_SEAL_INTERVAL_SECS=1
 DATABASE_URL="$E2E_DB" \
   ONECITY_PROFILE=dev \
   ONECITY_LISTEN="127.0.0.1:$PORTAL_PORT" \

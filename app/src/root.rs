@@ -12,7 +12,9 @@ use crate::pages::console::{ConsolePage, ConsoleServicePage};
 use crate::pages::data_use::DataUsePage;
 use crate::pages::home::HomePage;
 use crate::pages::permissions::PermissionsPage;
+use crate::pages::records::RecordsPage;
 use crate::pages::transparency::TransparencyPage;
+use crate::pages::verify::VerifyPage;
 use crate::serverfns::me::{Me, get_me};
 use crate::session::{MeResource, ROLE_AGENCY_STAFF};
 
@@ -105,6 +107,8 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::InOrder
                     />
                     <Route path=path!("/transparency") view={Lazy::<Transparency>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/records") view={Lazy::<Records>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/verify") view={Lazy::<Verify>::new()} ssr=SsrMode::InOrder />
                 </Routes>
                 </ErrorBoundary>
             </main>
@@ -144,6 +148,8 @@ lazy_page! {
     Console => ConsolePage,
     ConsoleService => ConsoleServicePage,
     Transparency => TransparencyPage,
+    Records => RecordsPage,
+    Verify => VerifyPage,
 }
 
 #[component]
@@ -223,6 +229,9 @@ fn Nav(me: Option<Me>) -> impl IntoView {
                             </li>
                             <li>
                                 <A href="/data-use">{t.nav_data_use}</A>
+                            </li>
+                            <li>
+                                <A href="/records">{t.nav_records}</A>
                             </li>
                         }
                     })}

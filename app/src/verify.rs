@@ -20,6 +20,8 @@ pub enum Expect {
     Grant { grant_id: Uuid, scopes: Vec<String>, purpose: String, valid_from: String, valid_until: String },
     /// An `access.receipt` entry.
     Receipt { grant_id: Uuid, reader: String, scopes: Vec<String>, purpose: String, read_at: String },
+    /// A `records.erased` entry (a purge receipt).
+    Erasure { requested_by: String, erased_at: String, sealed_versions: usize },
 }
 
 impl Expect {
@@ -114,18 +116,9 @@ impl CheckError {
 /// See [`CheckError`].
 #[cfg(feature = "hydrate")]
 pub async fn verify_entry(index: i64, expect: Expect) -> Result<Checked, CheckError> {
-    use chain::bundle::{ProofBundle, parse_policy, verify_bundle};
+    use chain::bundle::verify_bundle;
 
-    let keys = trusted_keys().await?;
-    let policy = parse_policy(&keys).map_err(|e| CheckError::Failed(format!("the ledger's keys: {e}")))?;
-    let (status, body) = get(&format!("/ledger/bundle/{index}")).await?;
-    if status == 404 {
-        return Err(CheckError::NotCosigned);
-    }
-    if status != 200 {
-        return Err(CheckError::Unavailable(format!("HTTP {status}")));
-    }
-    let bundle = ProofBundle::from_json(&body).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let (policy, bundle) = trusted_bundle(&format!("/ledger/bundle/{index}")).await?;
     if bundle.entry.index != u64::try_from(index).unwrap_or(u64::MAX) {
         return Err(CheckError::Failed(format!("the bundle proves entry {} instead", bundle.entry.index)));
     }
@@ -174,13 +167,90 @@ fn claim(expect: &Expect) -> Result<chain::claim::Claim, CheckError> {
             purpose: purpose.clone(),
             time: unix(read_at)?,
         },
+        Expect::Erasure { requested_by, erased_at, sealed_versions } => Claim::Erasure {
+            requested_by: requested_by.clone(),
+            erased_at: unix(erased_at)?,
+            sealed_versions: *sealed_versions,
+        },
     })
+}
+
+/// What the browser established about a record version's seal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealChecked {
+    /// Unix seconds: the version existed with exactly the content shown by then.
+    pub sealed_by: u64,
+    pub cosigners: usize,
+    pub checkpoint_size: u64,
+    pub anchored: bool,
+}
+
+impl SealChecked {
+    /// (CSS class, `data-verify` value, text).
+    #[must_use]
+    pub fn badge(&self, locale: Locale) -> (&'static str, &'static str, String) {
+        ("verified", "verified", locale.sealed_on(self.sealed_by, self.cosigners, self.anchored))
+    }
+}
+
+/// Checks the seal of a record version against `content`, the canonical JSON the page shows:
+/// fetches the proof, verifies it (keys as for [`verify_entry`]), and checks that it is this
+/// record's version and that the content hashes to what was sealed.
+///
+/// # Errors
+/// See [`CheckError`]; a content that differs from the sealed one is [`CheckError::Failed`]
+/// with the reason.
+#[cfg(feature = "hydrate")]
+pub async fn verify_seal(record: Uuid, version: i32, content: String) -> Result<SealChecked, CheckError> {
+    use chain::bundle::verify_bundle;
+
+    let (policy, bundle) = trusted_bundle(&format!("/me/records/{record}/{version}/proof")).await?;
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let Some(sealed) = verdict.record else {
+        return Err(CheckError::Failed("the proof is not a record's seal".into()));
+    };
+    if sealed.record.record_id != *record.as_bytes() || i64::from(sealed.record.version) != i64::from(version) {
+        return Err(CheckError::Differs("record"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&content).map_err(|e| CheckError::Failed(format!("the page's content: {e}")))?;
+    chain::record::check_content(&sealed.record, &value).map_err(|e| CheckError::Failed(e.to_string()))?;
+    Ok(SealChecked {
+        sealed_by: sealed.sealed_by,
+        cosigners: verdict.cosigners.len(),
+        checkpoint_size: verdict.checkpoint.size,
+        anchored: verdict.anchor.is_some(),
+    })
+}
+
+/// On the server the badge is never computed: the browser does it.
+#[cfg(not(feature = "hydrate"))]
+pub async fn verify_seal(_record: Uuid, _version: i32, _content: String) -> Result<SealChecked, CheckError> {
+    std::future::pending().await
 }
 
 /// On the server the badge is never computed: the browser does it.
 #[cfg(not(feature = "hydrate"))]
 pub async fn verify_entry(_index: i64, _expect: Expect) -> Result<Checked, CheckError> {
     std::future::pending().await
+}
+
+/// The keys this browser trusts and the bundle at `url` (404: not cosigned yet).
+#[cfg(feature = "hydrate")]
+async fn trusted_bundle(url: &str) -> Result<(chain::WitnessPolicy, chain::ProofBundle), CheckError> {
+    let keys = trusted_keys().await?;
+    let policy =
+        chain::bundle::parse_policy(&keys).map_err(|e| CheckError::Failed(format!("the ledger's keys: {e}")))?;
+    let (status, body) = get(url).await?;
+    if status == 404 {
+        return Err(CheckError::NotCosigned);
+    }
+    if status != 200 {
+        return Err(CheckError::Unavailable(format!("HTTP {status}")));
+    }
+    let bundle = chain::ProofBundle::from_json(&body).map_err(|e| CheckError::Failed(e.to_string()))?;
+    Ok((policy, bundle))
 }
 
 #[cfg(feature = "hydrate")]

@@ -20,6 +20,8 @@ pub enum Claim {
     },
     /// A read of the resident's data: `access.receipt`.
     Receipt { grant_id: GrantId, reader: String, scopes: Vec<String>, purpose: String, time: u64 },
+    /// A record's erasure (the purge receipt): `records.erased`.
+    Erasure { requested_by: String, erased_at: u64, sealed_versions: usize },
 }
 
 /// The first field where a claim and an entry disagree.
@@ -34,6 +36,9 @@ pub enum Field {
     ValidUntil,
     Reader,
     Time,
+    RequestedBy,
+    ErasedAt,
+    Seals,
 }
 
 impl Field {
@@ -49,6 +54,9 @@ impl Field {
             Self::ValidUntil => "valid_until",
             Self::Reader => "reader",
             Self::Time => "time",
+            Self::RequestedBy => "requested_by",
+            Self::ErasedAt => "erased_at",
+            Self::Seals => "seals",
         }
     }
 }
@@ -91,6 +99,14 @@ impl Claim {
                 (same_scopes(scopes, s), Field::Scopes),
                 (purpose == p, Field::Purpose),
                 (time == t, Field::Time),
+            ]),
+            (
+                Self::Erasure { requested_by, erased_at, sealed_versions },
+                Event::RecordsErased { requested_by: r, erased_at: t, seals },
+            ) => first(&[
+                (requested_by == r, Field::RequestedBy),
+                (erased_at == t, Field::ErasedAt),
+                (*sealed_versions == seals.len(), Field::Seals),
             ]),
             _ => Err(Field::EntryType),
         }
@@ -191,5 +207,24 @@ mod tests {
         assert_eq!(longer.check(&issued), Err(Field::ValidUntil));
         assert_eq!(claim.check(&receipt()), Err(Field::EntryType));
         assert_eq!(claimed().check(&issued), Err(Field::EntryType));
+    }
+
+    #[test]
+    fn an_erasure_claim_names_who_when_and_how_many_seals() {
+        let erased = Event::RecordsErased {
+            seals: vec![crate::leaf::SealRef { batch_root: crate::Hash([1; 32]), position: 4 }],
+            requested_by: "resident".into(),
+            erased_at: 500,
+        };
+        let claim = |who: &str, at: u64, n: usize| Claim::Erasure {
+            requested_by: who.into(),
+            erased_at: at,
+            sealed_versions: n,
+        };
+        assert_eq!(claim("resident", 500, 1).check(&erased), Ok(()));
+        assert_eq!(claim("operator:x", 500, 1).check(&erased), Err(Field::RequestedBy));
+        assert_eq!(claim("resident", 501, 1).check(&erased), Err(Field::ErasedAt));
+        assert_eq!(claim("resident", 500, 2).check(&erased), Err(Field::Seals));
+        assert_eq!(claim("resident", 500, 1).check(&receipt()), Err(Field::EntryType));
     }
 }

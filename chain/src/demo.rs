@@ -337,8 +337,8 @@ pub fn sample_events() -> Vec<Event> {
         },
         Event::RecordsErased {
             seals: vec![
-                crate::leaf::SealRef { batch_index: 4, position: 0 },
-                crate::leaf::SealRef { batch_index: 4, position: 1 },
+                crate::leaf::SealRef { batch_root: Hash([0x77; 32]), position: 0 },
+                crate::leaf::SealRef { batch_root: Hash([0x77; 32]), position: 1 },
             ],
             requested_by: "resident".into(),
             erased_at: 1_767_400_200,

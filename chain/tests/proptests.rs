@@ -102,11 +102,11 @@ fn event() -> impl Strategy<Value = Event> {
         (any::<[u8; 32]>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(h, count, a, b)| {
             Event::RecordsBatch { batch_root: Hash(h), count, period_start: a.min(b), period_end: a.max(b) }
         }),
-        (proptest::collection::btree_set((0u64..50, 0u64..5000), 0..20), s, any::<u64>()).prop_map(
+        (proptest::collection::btree_set((0u8..4, 0u64..5000), 0..20), s, any::<u64>()).prop_map(
             |(seals, requested_by, erased_at)| Event::RecordsErased {
                 seals: seals
                     .into_iter()
-                    .map(|(batch_index, position)| chain::leaf::SealRef { batch_index, position })
+                    .map(|(b, position)| chain::leaf::SealRef { batch_root: Hash([b; 32]), position })
                     .collect(),
                 requested_by,
                 erased_at,

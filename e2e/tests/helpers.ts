@@ -32,3 +32,19 @@ export function behindTheServersBack(sql: string): string {
   const args = [db, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', `set session_replication_role = replica; ${sql}`];
   return execFileSync('psql', args).toString().trim();
 }
+
+/** Reloads until `check` passes: what a person without JavaScript does to see news. */
+export async function reloadUntil(page: Page, testInfo: TestInfo, check: () => Promise<void>, timeout = 30_000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await page.waitForTimeout(1000);
+      await page.reload();
+      await ready(page, testInfo);
+    }
+  }
+}

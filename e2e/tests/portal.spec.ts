@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Browser, type Page, type TestInfo } from '@playwright/test';
-import { behindTheServersBack, ready, signIn } from './helpers';
+import { behindTheServersBack, ready, reloadUntil, signIn } from './helpers';
 
 const js = (testInfo: TestInfo) => testInfo.project.use.javaScriptEnabled !== false;
 
@@ -19,22 +19,6 @@ async function person(browser: Browser, testInfo: TestInfo): Promise<Page> {
     javaScriptEnabled: js(testInfo),
   });
   return context.newPage();
-}
-
-/** Reloads until `check` passes: what a person without JavaScript does to see news. */
-async function reloadUntil(page: Page, testInfo: TestInfo, check: () => Promise<void>, timeout = 30_000) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await page.waitForTimeout(1000);
-      await page.reload();
-      await ready(page, testInfo);
-    }
-  }
 }
 
 const SCREENSHOTS = path.join(__dirname, '..', 'artifacts', 'screenshots');
@@ -318,6 +302,13 @@ test('every page passes axe and fits a phone and a desktop', async ({ page, brow
   await ready(page, testInfo);
   await auditAndShoot(page, testInfo, 'data-use-zh');
   await page.getByRole('button', { name: 'English' }).click();
+  await page.goto('/records');
+  await ready(page, testInfo);
+  await expect(page.locator('article.record').first()).toBeVisible();
+  await auditAndShoot(page, testInfo, 'records');
+  await page.goto('/verify');
+  await ready(page, testInfo);
+  await auditAndShoot(page, testInfo, 'verify');
 
   const staff = await person(browser, testInfo);
   await signIn(staff, testInfo, 'staff1');

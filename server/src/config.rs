@@ -117,6 +117,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ONECITY_SEQUENCER_INTERVAL_MS", default_value_t = 200)]
     pub sequencer_interval_ms: u64,
 
+    /// Seconds between sealing rounds: each round seals every confirmation record version
+    /// recorded before it, in batches (one `records.batch` ledger entry each).
+    #[arg(long, env = "ONECITY_SEAL_INTERVAL_SECS", default_value_t = 10)]
+    pub seal_interval_secs: u64,
+
+    /// Most record versions in one sealed batch (1 to 65536).
+    #[arg(long, env = "ONECITY_SEAL_BATCH", default_value_t = 4096)]
+    pub seal_batch: usize,
+
     /// JSON-RPC URL of the EVM chain to anchor checkpoints on (anchoring is off without it).
     #[arg(long, env = "ONECITY_ANCHOR_RPC_URL")]
     pub anchor_rpc_url: Option<String>,
@@ -195,6 +204,8 @@ pub struct LedgerConfig {
     pub anchor_key: Option<SecretString>,
     pub anchor_interval_secs: u64,
     pub anchor_explorer_url: Option<String>,
+    pub seal_interval_secs: u64,
+    pub seal_batch: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -332,6 +343,12 @@ impl ServeArgs {
                 problem: "must be between 1 and 500".into(),
             });
         }
+        if self.seal_interval_secs == 0 {
+            return Err(ConfigError::Invalid { flag: "seal-interval-secs", problem: "must be positive".into() });
+        }
+        if !(1..=65_536).contains(&self.seal_batch) {
+            return Err(ConfigError::Invalid { flag: "seal-batch", problem: "must be between 1 and 65536".into() });
+        }
         if !chain::note::is_valid_key_name(&self.ledger_origin) {
             return Err(ConfigError::Invalid {
                 flag: "ledger-origin",
@@ -434,6 +451,8 @@ impl ServeArgs {
                 anchor_key,
                 anchor_interval_secs: self.anchor_interval_secs,
                 anchor_explorer_url: self.anchor_explorer_url,
+                seal_interval_secs: self.seal_interval_secs,
+                seal_batch: self.seal_batch,
             },
             pseudonym_key_file,
             api_audience,

@@ -27,6 +27,9 @@ enum Command {
     Witness(server::witness::WitnessCommand),
     /// Check a downloaded proof bundle offline against trusted keys.
     Verify(server::cli::verify::VerifyArgs),
+    /// Seal, amend or erase confirmation records (operators).
+    #[command(subcommand)]
+    Records(server::cli::records::RecordsCommand),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Witness(command) => server::witness::run(command).await,
             Command::Verify(args) => server::cli::verify::run(&args).map(|verdict| print!("{verdict}")),
+            Command::Records(command) => server::cli::records::run(command).await,
         }
     });
     match result {

@@ -300,29 +300,36 @@ pub fn VerifyBadge(leaf_index: Option<i64>, expect: Expect) -> impl IntoView {
     let href = format!("/ledger/bundle/{index}");
     view! {
         <span class="proof">
-            {move || match badge.get() {
-                // Which text shows is up to the style sheet: the bundle marks the body once it
-                // has hydrated, and only then can a check be under way.
-                None => view! {
-                    <span class="badge unchecked" data-verify="unchecked">
-                        <span class="nojs-only">{t.badge_needs_js}</span>
-                        <span class="js-only">{t.badge_verifying}</span>
-                    </span>
-                }
-                .into_any(),
-                Some((class, state, text)) => view! {
-                    <span class=format!("badge {class}") data-verify=state role="status">
-                        {text}
-                    </span>
-                }
-                .into_any(),
-            }}
+            <CheckedBadge badge />
             <a href=href rel="external" download=format!("onecity-proof-{index}.json") class="download">
                 {t.download_proof}
             </a>
         </span>
     }
     .into_any()
+}
+
+/// A badge the browser fills in once its check is done: (CSS class, `data-verify`, text).
+#[component]
+pub fn CheckedBadge(badge: ReadSignal<Option<(&'static str, &'static str, String)>>) -> impl IntoView {
+    let t = use_messages();
+    move || match badge.get() {
+        // Which text shows is up to the style sheet: the bundle marks the body once it has
+        // hydrated, and only then can a check be under way.
+        None => view! {
+            <span class="badge unchecked" data-verify="unchecked">
+                <span class="nojs-only">{t.badge_needs_js}</span>
+                <span class="js-only">{t.badge_verifying}</span>
+            </span>
+        }
+        .into_any(),
+        Some((class, state, text)) => view! {
+            <span class=format!("badge {class}") data-verify=state role="status">
+                {text}
+            </span>
+        }
+        .into_any(),
+    }
 }
 
 /// A table that scrolls sideways inside its own focusable region on narrow screens (never the

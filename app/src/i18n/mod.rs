@@ -249,6 +249,51 @@ impl Locale {
         }
     }
 
+    /// A record version's seal, checked in the browser: sealed by `sealed_by` (Unix seconds).
+    #[must_use]
+    pub fn sealed_on(self, sealed_by: u64, cosigners: usize, anchored: bool) -> String {
+        let when = i64::try_from(sealed_by)
+            .ok()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .and_then(|t| Some(t.to_offset(UtcOffset::from_hms(CITY_OFFSET_HOURS, 0, 0).ok()?)))
+            .map_or_else(|| sealed_by.to_string(), |t| self.date_of(t));
+        match (self, anchored) {
+            (Self::En, false) => {
+                format!("Sealed on the city ledger on {when}, checked by your browser ({cosigners} witnesses)")
+            }
+            (Self::En, true) => format!(
+                "Sealed on the city ledger on {when}, checked by your browser ({cosigners} witnesses, anchored on chain)"
+            ),
+            (Self::Zh, false) => format!("已于{when}封存于城市账本，已由您的浏览器核验（{cosigners}个见证方）"),
+            (Self::Zh, true) => {
+                format!("已于{when}封存于城市账本，已由您的浏览器核验（{cosigners}个见证方，已上链锚定）")
+            }
+        }
+    }
+
+    /// An erased record, as the resident's page lists it.
+    #[must_use]
+    pub fn erased_record(self, scope: &str, requested_by: &str, sealed: i32) -> String {
+        let by_operator = requested_by.strip_prefix("operator:");
+        match (self, by_operator) {
+            (Self::En, None) => format!("{scope}: erased at your request; {sealed} sealed versions now prove nothing"),
+            (Self::En, Some(who)) => {
+                format!("{scope}: erased by the city operator {who}; {sealed} sealed versions now prove nothing")
+            }
+            (Self::Zh, None) => format!("{scope}：已应您的要求删除；{sealed}个已封存版本不再证明任何内容"),
+            (Self::Zh, Some(who)) => format!("{scope}：已由城市运营方{who}删除；{sealed}个已封存版本不再证明任何内容"),
+        }
+    }
+
+    /// A checkpoint checked by the portal (not the browser).
+    #[must_use]
+    pub fn cosigned(self, cosigners: usize, size: u64) -> String {
+        match self {
+            Self::En => format!("cosigned by {cosigners} witnesses, log size {size}"),
+            Self::Zh => format!("{cosigners}个见证方联署，账本条目数{size}"),
+        }
+    }
+
     /// The badge after the browser checked a proof.
     #[must_use]
     pub fn verified_by(self, cosigners: usize, size: u64) -> String {
@@ -332,6 +377,10 @@ impl Locale {
             "valid_until" => ("end", "结束时间"),
             "reader" => ("reader", "读取方"),
             "time" => ("time", "时间"),
+            "requested_by" => ("requester", "申请人"),
+            "erased_at" => ("erasure time", "删除时间"),
+            "seals" => ("number of seals", "封存数量"),
+            "record" => ("record or version", "记录或版本"),
             _ => ("kind of entry", "记录类型"),
         };
         match self {

@@ -5,4 +5,6 @@ pub mod console;
 pub mod data_use;
 pub mod home;
 pub mod permissions;
+pub mod records;
 pub mod transparency;
+pub mod verify;

@@ -167,6 +167,40 @@ fn Body(v: TransparencyView) -> impl IntoView {
                     .into_any()
             }}
         </section>
+        <section aria-labelledby="seals-title" class="card">
+            <h2 id="seals-title">{t.seals_title}</h2>
+            <p>{t.seals_lead}</p>
+            <dl class="facts" id="seals">
+                <div>
+                    <dt>{t.seals_batches}</dt>
+                    <dd data-value="batches">{locale.number(v.seals.batches)}</dd>
+                </div>
+                <div>
+                    <dt>{t.seals_sealed}</dt>
+                    <dd data-value="sealed">{locale.number(v.seals.sealed)}</dd>
+                </div>
+                <div>
+                    <dt>{t.seals_pending}</dt>
+                    <dd data-value="pending">{locale.number(v.seals.pending)}</dd>
+                </div>
+                <div>
+                    <dt>{t.seals_last}</dt>
+                    <dd>
+                        {v
+                            .seals
+                            .last_sealed_at
+                            .clone()
+                            .map_or_else(
+                                || t.seals_none.to_owned(),
+                                |at| locale.date_time(&at),
+                            )}
+                    </dd>
+                </div>
+            </dl>
+            <p>
+                <a href="/verify">{t.verify_title}</a>
+            </p>
+        </section>
         <section aria-labelledby="verify-title" class="card">
             <h2 id="verify-title">{t.how_to_verify}</h2>
             <ol>

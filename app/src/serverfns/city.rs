@@ -155,6 +155,17 @@ pub struct TransparencyView {
     pub quorum: i64,
     pub anchors: Vec<AnchorView>,
     pub alarms: Vec<AlarmView>,
+    pub seals: SealsView,
+}
+
+/// Sealed confirmation records: how many batches, how many versions in them, how many wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealsView {
+    pub batches: i64,
+    pub sealed: i64,
+    pub pending: i64,
+    /// RFC 3339.
+    pub last_sealed_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

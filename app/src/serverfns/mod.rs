@@ -5,4 +5,5 @@
 pub mod agency;
 pub mod city;
 pub mod me;
+pub mod records;
 pub mod resident;

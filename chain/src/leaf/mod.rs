@@ -126,11 +126,13 @@ pub mod tag {
 /// Most sealed versions one `records.erased` entry names.
 pub const MAX_ERASED_SEALS: usize = 1024;
 
-/// Where one sealed record version sits: its batch's leaf index and its position there.
+/// Where one sealed record version sits: its batch (named by the batch root, known from the
+/// moment the batch is written, before the sequencer gives its entry an index) and its
+/// position there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SealRef {
-    /// Leaf index of the `records.batch` entry.
-    pub batch_index: u64,
+    /// `batch_root` of the `records.batch` entry.
+    pub batch_root: Hash,
     /// Position of the version within the batch.
     pub position: u64,
 }
@@ -407,7 +409,7 @@ impl Event {
                 w.raw(&[tag::RECORDS_ERASED]);
                 w.raw(&u16::try_from(seals.len()).unwrap_or(u16::MAX).to_be_bytes());
                 for s in seals {
-                    w.u64(s.batch_index);
+                    w.raw(&s.batch_root.0);
                     w.u64(s.position);
                 }
                 w.text("requested_by", requested_by)?;
@@ -534,7 +536,7 @@ impl Event {
                 }
                 let mut seals: Vec<SealRef> = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let s = SealRef { batch_index: r.u64("seals")?, position: r.u64("seals")? };
+                    let s = SealRef { batch_root: Hash(r.arr("seals")?), position: r.u64("seals")? };
                     if seals.last().is_some_and(|p| *p >= s) {
                         return Err(Error::BadLeaf("erased seals not sorted ascending without duplicates".into()));
                     }

@@ -1,3 +1,5 @@
-//! Command-line tools beside the server: the offline proof verifier.
+//! Command-line tools beside the server: the offline proof verifier and the operator's
+//! records commands.
 
+pub mod records;
 pub mod verify;

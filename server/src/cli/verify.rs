@@ -20,6 +20,10 @@ pub struct VerifyArgs {
     /// Judge the grant's validity at this Unix time instead of now.
     #[arg(long)]
     pub at: Option<u64>,
+    /// For a sealed record's proof: the record's content (a JSON object, as the portal or the
+    /// agency API gave it), checked against the sealed content hash.
+    #[arg(long)]
+    pub content: Option<PathBuf>,
 }
 
 /// Verifies and returns the printed verdict.
@@ -35,7 +39,51 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<String> {
         ProofBundle::from_json(&text).with_context(|| format!("{} is not a proof bundle", args.bundle.display()))?;
     let now = args.at.unwrap_or_else(crate::ledger::unix_now);
     let verdict = chain::verify_bundle(&bundle, &policy, now).context("NOT VERIFIED")?;
-    Ok(describe(&verdict, now))
+    let content = match (&args.content, &verdict.record) {
+        (None, _) => None,
+        (Some(path), None) => anyhow::bail!("--content {}: the bundle proves no record", path.display()),
+        (Some(path), Some(r)) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let content: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            chain::record::check_content(&r.record, &content).context("NOT VERIFIED")?;
+            Some(path)
+        }
+    };
+    let mut out = describe(&verdict, now);
+    if let Some(r) = &verdict.record {
+        let v = &r.record;
+        out.push_str(&format!(
+            "  record {} version {} ({}), recorded at unix time {}: SEALED by unix time {} \
+             (position {} of a batch of {})\n",
+            uuid::Uuid::from_bytes(v.record_id),
+            v.version,
+            v.scope,
+            v.recorded_at,
+            r.sealed_by,
+            bundle.record.as_ref().map_or(0, |p| p.position),
+            r.batch_size
+        ));
+        out.push_str(&match content {
+            Some(path) => {
+                format!("  content {}: MATCHES the sealed content hash {}\n", path.display(), v.content_hash.to_hex())
+            }
+            None => format!(
+                "  content not checked (pass --content <record.json>): the seal is of content hash {}\n",
+                v.content_hash.to_hex()
+            ),
+        });
+    }
+    if let Some(a) = &verdict.anchor {
+        out.push_str(&format!(
+            "  checkpoint anchored on chain {} in transaction {} (block {}): its calldata must be {}\n",
+            a.chain_id,
+            a.tx_hash,
+            a.block_number,
+            a.checkpoint_sha256.to_hex()
+        ));
+    }
+    Ok(out)
 }
 
 fn describe(v: &Verdict, now: u64) -> String {

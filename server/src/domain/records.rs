@@ -1,6 +1,9 @@
-//! Residents' data as the gate releases it: confirmation records with their content hash,
+//! Residents' data as the gate releases it: confirmation records with their content hash
+//! (and, filled in by [`crate::ledger::bundle::attach_seals`], their existence proofs),
 //! behavioral records by time range, and predicates computed on read and released as a
-//! derived value only (yes/no, or the district), never the record behind them.
+//! derived value only (yes/no, or the district), never the record behind them. Also the
+//! life of a confirmation record: amendment (a new version, the old one kept with its seal)
+//! and erasure (content and salts deleted, a purge receipt on the ledger).
 //!
 //! These functions take a connection and trust their caller: the gate calls them inside its
 //! receipt transaction for an agency, the portal for the resident's own data. Nothing here
@@ -10,7 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -56,10 +58,12 @@ impl Range {
     }
 }
 
-/// One confirmation record.
+/// One confirmation record (its current version).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ConfirmationRecord {
     pub id: Uuid,
+    /// 1 for the record as first recorded; each amendment adds one.
+    pub version: u32,
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
     /// SHA-256 (hex) of the record's canonical JSON (keys sorted, no spaces).
@@ -67,6 +71,13 @@ pub struct ConfirmationRecord {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: OffsetDateTime,
+    /// The existence proof of this version (a proof bundle, version 3, docs/ledger-format.md
+    /// §9): its salted commitment in a `records.batch` entry of a quorum-cosigned checkpoint.
+    /// Check it with `onecity verify --content <record.json> <seal.json>` or the chain crate's
+    /// `verify_bundle` and `record::check_content`. `null` until the version is sealed and that
+    /// batch is cosigned (seconds to minutes after it was recorded).
+    #[schema(value_type = Option<Object>)]
+    pub seal: Option<chain::ProofBundle>,
 }
 
 /// One behavioral record.
@@ -113,11 +124,14 @@ async fn scope_kinds(conn: &mut PgConnection) -> anyhow::Result<&'static HashMap
         .await
 }
 
-/// SHA-256 of a record's canonical JSON (`serde_json` writes object keys sorted).
+/// SHA-256 of a record's canonical JSON ([`chain::record::canonical_json`]), what the seal
+/// commits to and any verifier recomputes.
+///
+/// # Panics
+/// When `data` is not a JSON object (the table allows nothing else).
 #[must_use]
 pub fn content_hash(data: &serde_json::Value) -> [u8; 32] {
-    let bytes = serde_json::to_vec(data).expect("a JSON value always serializes");
-    Sha256::digest(bytes).into()
+    chain::record::content_hash(data).expect("a record's content is a JSON object").0
 }
 
 /// Reads `scopes` of a resident's data. Unknown scopes are an error (the caller validated them).
@@ -170,22 +184,44 @@ async fn confirmation(
 ) -> anyhow::Result<Vec<ConfirmationRecord>> {
     let rows = sqlx::query!(
         // language=PostgreSQL
-        r#"select confirmation_record_id, data, content_hash, recorded_at from confirmation_record
-           where resident_id = $1 and scope_key = $2 order by recorded_at desc limit 1000"#,
+        r#"select confirmation_record_id, version, data, content_hash, recorded_at from confirmation_record
+           where resident_id = $1 and scope_key = $2 and superseded_at is null
+           order by recorded_at desc limit 1000"#,
         resident_id,
         scope
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ConfirmationRecord {
-            id: r.confirmation_record_id,
-            data: r.data,
-            content_hash: hex::encode(r.content_hash),
-            recorded_at: r.recorded_at,
+    rows.into_iter()
+        .map(|r| {
+            // A content edited behind the server's back no longer hashes to its stored hash (or,
+            // with the hash edited too, to its seal): never release it as the city's record.
+            if content_hash(&r.data)[..] != r.content_hash[..] {
+                return Err(anyhow::Error::new(Tampered {
+                    record: r.confirmation_record_id,
+                    version: r.version,
+                    what: "its content does not hash to its stored content hash",
+                }));
+            }
+            Ok(ConfirmationRecord {
+                id: r.confirmation_record_id,
+                version: u32::try_from(r.version)?,
+                data: r.data,
+                content_hash: hex::encode(r.content_hash),
+                recorded_at: r.recorded_at,
+                seal: None,
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// A stored confirmation record that no longer matches what was recorded or sealed.
+#[derive(Debug, thiserror::Error)]
+#[error("confirmation record {record} version {version} was altered in storage: {what}")]
+pub struct Tampered {
+    pub record: Uuid,
+    pub version: i32,
+    pub what: &'static str,
 }
 
 async fn predicate(conn: &mut PgConnection, resident_id: Uuid, scope: &str) -> anyhow::Result<serde_json::Value> {
@@ -230,6 +266,168 @@ pub async fn add_confirmation(
     )
     .fetch_one(&mut *conn)
     .await?)
+}
+
+/// Why a record cannot be amended or erased.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// No current record with that id (for that resident, when one is given).
+    #[error("there is no confirmation record {0}")]
+    NotFound(Uuid),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for RecordError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+/// Amends a record: its current version is marked superseded (and keeps its content, salt
+/// and seal, so its existence proof stays valid for the time it held) and version n+1 with
+/// `data` and a fresh salt becomes current, to be sealed in the next batch. Returns the new
+/// version. Runs in the caller's transaction.
+///
+/// # Errors
+/// [`RecordError::NotFound`] when the record has no current version; database errors.
+pub async fn amend_confirmation(
+    conn: &mut PgConnection,
+    record: Uuid,
+    data: &serde_json::Value,
+) -> Result<u32, RecordError> {
+    let now = OffsetDateTime::now_utc();
+    let old = sqlx::query!(
+        // language=PostgreSQL
+        r#"update confirmation_record set superseded_at = $2
+           where confirmation_record_id = $1 and superseded_at is null
+           returning version, resident_id, scope_key"#,
+        record,
+        now
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(RecordError::NotFound(record))?;
+    let version = old.version + 1;
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"insert into confirmation_record
+               (confirmation_record_id, version, resident_id, scope_key, data, content_hash, recorded_at)
+           values ($1, $2, $3, $4, $5, $6, $7)"#,
+        record,
+        version,
+        old.resident_id,
+        old.scope_key,
+        data,
+        &content_hash(data)[..],
+        now
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(u32::try_from(version).context("version")?)
+}
+
+/// Who asked for an erasure, as the purge receipt records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requester {
+    /// The resident the record is about, from their portal session.
+    Resident(Uuid),
+    /// A city operator acting on a request received elsewhere (`onecity records erase`).
+    Operator(String),
+}
+
+impl Requester {
+    /// The `requested_by` field of the `records.erased` entry.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Self::Resident(_) => "resident".to_owned(),
+            Self::Operator(who) => format!("operator:{who}"),
+        }
+    }
+}
+
+/// What an erasure did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Erased {
+    pub record: Uuid,
+    pub versions: u32,
+    /// Versions that were sealed: their commitments stay in their batches, now unprovable.
+    pub sealed_versions: u32,
+    /// The purge receipt (`records.erased`), queued for the ledger.
+    pub ledger_entry_id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub erased_at: OffsetDateTime,
+}
+
+/// Erases a record (the right to erasure): every version's row, content and salt are deleted
+/// and a purge receipt names the seals that can no longer be proven, when, and on whose
+/// request. A resident may erase only their own records. Runs in the caller's transaction;
+/// the sealer's locks are waited for, so a version being sealed right now is erased sealed.
+///
+/// # Errors
+/// [`RecordError::NotFound`] when no such record exists (for that resident); database errors.
+pub async fn erase(conn: &mut PgConnection, record: Uuid, requester: &Requester) -> Result<Erased, RecordError> {
+    let resident = match requester {
+        Requester::Resident(r) => Some(*r),
+        Requester::Operator(_) => None,
+    };
+    let rows = sqlx::query!(
+        // language=PostgreSQL
+        r#"select c.version, c.resident_id, c.scope_key, b.batch_root as "batch_root?", c.batch_position
+           from confirmation_record c left join record_batch b using (record_batch_id)
+           where c.confirmation_record_id = $1 and ($2::uuid is null or c.resident_id = $2)
+           order by c.version
+           for update of c"#,
+        record,
+        resident
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(first) = rows.first() else { return Err(RecordError::NotFound(record)) };
+    let (owner, scope) = (first.resident_id, first.scope_key.clone());
+    let mut seals: Vec<chain::leaf::SealRef> = rows
+        .iter()
+        .filter_map(|r| {
+            let root = chain::Hash::from_slice(r.batch_root.as_deref()?).ok()?;
+            Some(chain::leaf::SealRef { batch_root: root, position: u64::try_from(r.batch_position?).ok()? })
+        })
+        .collect();
+    seals.sort();
+    let erased_at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let requested_by = requester.label();
+    let ledger_entry_id = crate::ledger::enqueue(
+        conn,
+        &chain::Event::RecordsErased {
+            seals: seals.clone(),
+            requested_by: requested_by.clone(),
+            erased_at: u64::try_from(erased_at.unix_timestamp()).context("erasure time")?,
+        },
+    )
+    .await?;
+    sqlx::query!("delete from confirmation_record where confirmation_record_id = $1", record)
+        .execute(&mut *conn)
+        .await?;
+    let versions = u32::try_from(rows.len()).context("versions")?;
+    let sealed_versions = u32::try_from(seals.len()).context("versions")?;
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"insert into record_erasure
+               (confirmation_record_id, resident_id, scope_key, versions, sealed_versions, requested_by,
+                ledger_entry_id, erased_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+        record,
+        owner,
+        scope,
+        i32::try_from(versions).context("versions")?,
+        i32::try_from(sealed_versions).context("versions")?,
+        requested_by,
+        ledger_entry_id,
+        erased_at
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Erased { record, versions, sealed_versions, ledger_entry_id, erased_at })
 }
 
 /// Adds behavioral records in one statement.

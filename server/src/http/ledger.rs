@@ -147,7 +147,9 @@ async fn bundle(State(state): State<AppState>, Path(index): Path<u64>) -> Result
             )
                 .into_response())
         }
-        Err(BundleError::NotYetCosigned(_) | BundleError::NoPolicy) => Err(Error::NotFound),
+        Err(BundleError::NotYetCosigned(_) | BundleError::NoPolicy | BundleError::NotYetSealed(..)) => {
+            Err(Error::NotFound)
+        }
         Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
     }
 }

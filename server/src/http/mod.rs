@@ -5,6 +5,7 @@ pub mod auth;
 pub mod ledger;
 pub mod limits;
 pub mod page_cache;
+pub mod records;
 pub mod session;
 
 use std::sync::Arc;
@@ -80,11 +81,14 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
             crate::portal::agencies::AgencyConsole::new(state.db.clone(), state.gate.clone(), state.pseudonyms.clone()),
         );
         let city: Arc<dyn app::serverfns::city::ssr::City> = state.city.clone();
+        let records: Arc<dyn app::serverfns::records::ssr::Records> =
+            Arc::new(crate::portal::records::RecordService::new(state.db.clone(), state.ledger.clone()));
         let accounts: Arc<dyn app::serverfns::me::ssr::Accounts> =
             Arc::new(crate::portal::accounts::AccountService::new(state.db.clone()));
         move || {
             provide_context(accounts.clone());
             provide_context(residents.clone());
+            provide_context(records.clone());
             provide_context(agencies.clone());
             provide_context(city.clone());
             provide_context(csp.clone());
@@ -105,6 +109,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .route("/readyz", get(readyz))
         .merge(auth::router())
         .merge(crate::http::ledger::router())
+        .merge(crate::http::records::router())
         .leptos_routes_with_context(&state, routes, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
@@ -202,6 +207,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::ledger::sequencer::run(state.db.clone(), state.ledger.clone())),
         tokio::spawn(page_cache::report(state.page_cache.clone(), Duration::from_secs(60))),
         tokio::spawn(limits::housekeeping(state.limits.clone(), Duration::from_secs(60))),
+        tokio::spawn(crate::ledger::seal::run(
+            state.db.clone(),
+            crate::ledger::seal::SealSettings {
+                interval: Duration::from_secs(state.config.ledger.seal_interval_secs),
+                max_batch: state.config.ledger.seal_batch,
+            },
+        )),
     ];
     if let (Some(url), Some(key)) = (&state.config.ledger.anchor_rpc_url, &state.config.ledger.anchor_key) {
         use secrecy::ExposeSecret;

@@ -18,6 +18,8 @@ pub enum BundleError {
     NotYetCosigned(u64),
     #[error("no witnesses are configured, so nothing is ever cosigned")]
     NoPolicy,
+    #[error("record {0} version {1} is not sealed yet")]
+    NotYetSealed(uuid::Uuid, i32),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -45,7 +47,6 @@ pub async fn bundle_for(
     settings: &LedgerSettings,
     index: u64,
 ) -> Result<ProofBundle, BundleError> {
-    let policy = settings.policy.clone().ok_or(BundleError::NoPolicy)?;
     let cp = sqlx::query!(
         "select tree_size, note from ledger_checkpoint where quorum_at is not null order by tree_size desc limit 1"
     )
@@ -55,7 +56,18 @@ pub async fn bundle_for(
     let Some(cp) = cp.filter(|c| u64::try_from(c.tree_size).is_ok_and(|s| s > index)) else {
         return Err(BundleError::NotYetCosigned(index));
     };
-    let size = u64::try_from(cp.tree_size).map_err(anyhow::Error::from)?;
+    bundle_in(conn, settings, index, u64::try_from(cp.tree_size).map_err(anyhow::Error::from)?, cp.note).await
+}
+
+/// The bundle for the entry at `index` in the quorum checkpoint of `size` whose note is `note`.
+async fn bundle_in(
+    conn: &mut PgConnection,
+    settings: &LedgerSettings,
+    index: u64,
+    size: u64,
+    note: String,
+) -> Result<ProofBundle, BundleError> {
+    let policy = settings.policy.clone().ok_or(BundleError::NoPolicy)?;
     let (entry, body) = entry_proof(conn, index, size).await?;
     let event = Event::decode(&body).map_err(anyhow::Error::from)?;
 
@@ -78,7 +90,16 @@ pub async fn bundle_for(
         _ => None,
     };
     // Self-check: never hand out a bundle that does not verify.
-    let bundle = ProofBundle { version: BUNDLE_VERSION, entry, checkpoint: cp.note, status, policy, at_read };
+    let bundle = ProofBundle {
+        version: BUNDLE_VERSION,
+        entry,
+        checkpoint: note,
+        status,
+        policy,
+        at_read,
+        record: None,
+        anchor: None,
+    };
     if let Err(e) = chain::verify_bundle(&bundle, &bundle.policy, super::unix_now()) {
         return Err(anyhow::anyhow!("assembled bundle does not verify: {e}").into());
     }
@@ -114,4 +135,142 @@ async fn at_read(conn: &mut PgConnection, size: u64, grant: GrantId, verified: u
 /// A malformed key, a missing or bad quorum line.
 pub fn parse_keys(text: &str) -> anyhow::Result<chain::WitnessPolicy> {
     Ok(chain::bundle::parse_policy(text)?)
+}
+
+/// The existence proof of a sealed record version: the version with its path in its batch,
+/// the batch's `records.batch` entry in a quorum checkpoint and, when that checkpoint was
+/// anchored (the newest anchored one that covers the batch is preferred), the anchor.
+///
+/// # Errors
+/// [`BundleError::NotYetSealed`], [`BundleError::NotYetCosigned`]; storage errors, and a
+/// stored batch tree that does not lead to the batch root (an assembled proof that does not
+/// verify is never handed out).
+pub async fn record_bundle(
+    conn: &mut PgConnection,
+    settings: &LedgerSettings,
+    record: uuid::Uuid,
+    version: i32,
+) -> Result<ProofBundle, BundleError> {
+    let row = sqlx::query!(
+        // language=PostgreSQL
+        r#"select c.scope_key, c.recorded_at, c.content_hash, c.salt, c.batch_position as "position!",
+                  b.record_batch_id, b.record_count, e.leaf_index as "leaf_index?"
+           from confirmation_record c
+           join record_batch b using (record_batch_id)
+           join ledger_entry e using (ledger_entry_id)
+           where c.confirmation_record_id = $1 and c.version = $2"#,
+        record,
+        version
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(anyhow::Error::from)?
+    .ok_or(BundleError::NotYetSealed(record, version))?;
+    let index = u64::try_from(row.leaf_index.ok_or(BundleError::NotYetSealed(record, version))?)
+        .map_err(anyhow::Error::from)?;
+    let leaf_index = i64::try_from(index).map_err(anyhow::Error::from)?;
+    // Prefer the newest anchored quorum checkpoint covering the batch, if its note is still
+    // the exact text that was anchored (cosignatures that arrive later change the note).
+    let cp = sqlx::query!(
+        // language=PostgreSQL
+        r#"select c.tree_size, c.note, a.chain_id as "chain_id?", a.tx_hash as "tx_hash?",
+                  a.block_number as "block_number?", a.checkpoint_hash as "checkpoint_hash?"
+           from ledger_checkpoint c
+           left join ledger_anchor a on a.tree_size = c.tree_size and a.checkpoint_hash = sha256(convert_to(c.note, 'UTF8'))
+           where c.quorum_at is not null and c.tree_size > $1
+           order by (a.tx_hash is not null) desc, c.tree_size desc
+           limit 1"#,
+        leaf_index
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(anyhow::Error::from)?
+    .ok_or(BundleError::NotYetCosigned(index))?;
+    let size = u64::try_from(cp.tree_size).map_err(anyhow::Error::from)?;
+    let anchor = match (cp.chain_id, cp.tx_hash, cp.block_number, cp.checkpoint_hash) {
+        (Some(chain_id), Some(tx_hash), Some(block), Some(hash)) => Some(chain::bundle::AnchorRef {
+            chain_id: u64::try_from(chain_id).map_err(anyhow::Error::from)?,
+            tx_hash,
+            block_number: u64::try_from(block).map_err(anyhow::Error::from)?,
+            checkpoint_sha256: chain::Hash::from_slice(&hash).map_err(anyhow::Error::from)?,
+        }),
+        _ => None,
+    };
+    let mut bundle = bundle_in(conn, settings, index, size, cp.note).await?;
+    let count = u64::try_from(row.record_count).map_err(anyhow::Error::from)?;
+    let position = u64::try_from(row.position).map_err(anyhow::Error::from)?;
+    let batch_path = batch_path(conn, row.record_batch_id, count, position).await?;
+    let record_version = chain::record::RecordVersion {
+        record_id: *record.as_bytes(),
+        version: u32::try_from(version).map_err(anyhow::Error::from)?,
+        scope: row.scope_key,
+        recorded_at: u64::try_from(row.recorded_at.unix_timestamp()).map_err(anyhow::Error::from)?,
+        content_hash: chain::Hash::from_slice(&row.content_hash).map_err(anyhow::Error::from)?,
+        salt: row.salt.as_slice().try_into().context("a salt is 32 bytes")?,
+    };
+    bundle.version = chain::bundle::BUNDLE_V3;
+    bundle.record = Some(chain::record::RecordProof { record: record_version, position, batch_path });
+    bundle.anchor = anchor;
+    let event = Event::decode(&bundle.entry.leaf_bytes().map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
+    if let Err(e) = chain::record::verify_record(&event, bundle.record.as_ref().expect("just set"), None) {
+        let what = "its stored hash, salt or batch no longer leads to its sealed batch root";
+        let tampered = crate::domain::records::Tampered { record, version, what };
+        return Err(anyhow::Error::new(tampered).context(e.to_string()).into());
+    }
+    Ok(bundle)
+}
+
+/// The path of `position` in a batch of `count`, reading only the stored hashes it needs.
+async fn batch_path(
+    conn: &mut PgConnection,
+    batch: i64,
+    count: u64,
+    position: u64,
+) -> anyhow::Result<Vec<chain::Hash>> {
+    let indexes = chain::record::path_indexes(count, position)?;
+    let offsets: Vec<i32> = indexes.iter().map(|&i| i32::try_from(i * 32 + 1)).collect::<Result<_, _>>()?;
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"select substring(b.tree from o for 32) as "h!" from record_batch b,
+           unnest($2::int[]) with ordinality as x(o, n)
+           where b.record_batch_id = $1 order by x.n"#,
+        batch,
+        &offsets
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let hashes = hashes.iter().map(|h| chain::Hash::from_slice(h)).collect::<chain::error::Result<Vec<_>>>()?;
+    Ok(chain::record::path_from(count, position, &indexes, &hashes)?)
+}
+
+/// Fills in the `seal` of every confirmation record in `data` that is sealed and cosigned
+/// (the rest stay `null`).
+///
+/// # Errors
+/// Storage errors, and a seal that does not verify for a record's content.
+pub async fn attach_seals(
+    conn: &mut PgConnection,
+    settings: &LedgerSettings,
+    data: &mut std::collections::BTreeMap<String, crate::domain::records::ScopeData>,
+) -> anyhow::Result<()> {
+    for scope in data.values_mut() {
+        let crate::domain::records::ScopeData::Confirmation { records } = scope else { continue };
+        for r in records {
+            let version = i32::try_from(r.version)?;
+            match record_bundle(conn, settings, r.id, version).await {
+                Ok(bundle) => {
+                    let proof = bundle.record.as_ref().expect("a record bundle carries its record");
+                    chain::record::check_content(&proof.record, &r.data).map_err(|e| {
+                        let what = "it no longer matches its seal";
+                        anyhow::Error::new(crate::domain::records::Tampered { record: r.id, version, what })
+                            .context(e.to_string())
+                    })?;
+                    r.seal = Some(bundle);
+                }
+                Err(BundleError::NotYetSealed(..) | BundleError::NotYetCosigned(_) | BundleError::NoPolicy) => {}
+                Err(BundleError::Other(e)) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 pub mod anchor;
 pub mod bundle;
 pub mod evm;
+pub mod seal;
 pub mod sequencer;
 pub mod store;
 pub mod witness_client;

@@ -9,7 +9,7 @@
 pub mod city;
 pub mod demo;
 pub mod generate;
-mod progress;
+pub(crate) mod progress;
 
 use std::io::IsTerminal as _;
 
@@ -29,7 +29,7 @@ pub struct DbArgs {
     pub database_url: SecretString,
 }
 
-async fn connect(args: &DbArgs) -> anyhow::Result<PgPool> {
+pub(crate) async fn connect(args: &DbArgs) -> anyhow::Result<PgPool> {
     let db = PgPool::connect(args.database_url.expose_secret()).await.context("cannot connect to PostgreSQL")?;
     crate::MIGRATOR.run(&db).await.context("database migration failed")?;
     Ok(db)

@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Progress {
+    /// What is being done and to what, for the log lines: (`seeding`, `rows`).
+    what: (&'static str, &'static str),
     bar: Option<ProgressBar>,
     started: Instant,
     last_log: Instant,
@@ -21,22 +23,28 @@ impl Progress {
     /// generated); the bar grows it when passed.
     #[must_use]
     pub fn new(total: u64, bar: bool) -> Self {
+        Self::of("seeding", "rows", total, bar)
+    }
+
+    /// Progress of `doing` (`sealing`) over `total` `units` (`records`).
+    #[must_use]
+    pub fn of(doing: &'static str, units: &'static str, total: u64, bar: bool) -> Self {
         let bar = bar.then(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows · {rate} · ETA {eta}",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {units} · {{rate}} · ETA {{eta}}"
+                ))
                 .expect("a valid template")
                 // indicatif's {per_sec} prints four decimals: whole rows read better.
-                .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.0} rows/s", s.per_sec());
+                .with_key("rate", move |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} {units}/s", s.per_sec());
                 }),
             );
             b
         });
         let now = Instant::now();
-        Self { bar, started: now, last_log: now, done: 0, total }
+        Self { what: (doing, units), bar, started: now, last_log: now, done: 0, total }
     }
 
     pub fn add(&mut self, rows: u64) {
@@ -50,8 +58,9 @@ impl Progress {
             let secs = self.started.elapsed().as_secs_f64();
             let rate = self.done as f64 / secs.max(1e-3);
             let left = (self.total - self.done) as f64 / rate.max(1.0);
+            let (doing, units) = self.what;
             tracing::info!(
-                "seeding: {} of about {} rows, {rate:.0} rows/s, about {left:.0} s left",
+                "{doing}: {} of about {} {units}, {rate:.0} {units}/s, about {left:.0} s left",
                 self.done,
                 self.total
             );
@@ -64,11 +73,12 @@ impl Progress {
         }
         let secs = self.started.elapsed().as_secs_f64();
         if rows > 0 {
+            let (doing, units) = self.what;
             tracing::info!(
                 rows,
                 seconds = format!("{secs:.1}"),
-                rows_per_s = format!("{:.0}", rows as f64 / secs),
-                "seeded"
+                per_s = format!("{:.0}", rows as f64 / secs),
+                "{doing} done: {rows} {units}"
             );
         }
     }

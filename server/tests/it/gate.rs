@@ -106,7 +106,12 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
     std::fs::write(&bundle_file, bundle_json.to_string()).unwrap();
     let keys = reqwest::get(format!("{}/ledger/keys", city.portal.url)).await.unwrap().text().await.unwrap();
     std::fs::write(&keys_file, keys).unwrap();
-    let args = server::cli::verify::VerifyArgs { bundle: bundle_file.clone(), keys: keys_file.clone(), at: None };
+    let args = server::cli::verify::VerifyArgs {
+        bundle: bundle_file.clone(),
+        keys: keys_file.clone(),
+        at: None,
+        content: None,
+    };
     let out = server::cli::verify::run(&args).unwrap();
     assert!(out.contains("ACTIVE AT THE TIME OF THE READ") && !out.contains("NOT ACTIVE"), "{out}");
     // A swapped part is refused, naming it: the later checkpoint in place of the verified one.

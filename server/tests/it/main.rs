@@ -17,6 +17,7 @@ mod ledger;
 mod login;
 mod portal;
 mod quorum;
+mod records;
 mod resident;
 mod seed;
 mod services;

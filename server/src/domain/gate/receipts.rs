@@ -29,7 +29,16 @@ impl Gate {
         req: &ReadRequest,
         Checked { grant: g, access, grant_id, scopes, range, now, verified_at, verified_proof, .. }: Checked,
     ) -> Result<Released, GateError> {
-        let data = records::read(&mut conn, g.resident_id, &scopes, range).await?;
+        let data = match read_sealed(&mut conn, &self.ledger, g.resident_id, &scopes, range).await {
+            Ok(data) => data,
+            Err(e) => {
+                // A confirmation record altered in storage is never released: alarm, then fail.
+                if let Some(t) = e.downcast_ref::<records::Tampered>() {
+                    crate::ledger::raise_alarm(&mut conn, "record.tampered", &t.to_string()).await?;
+                }
+                return Err(e.into());
+            }
+        };
         // Back to the pool before waiting for the writer: a pool full of waiting reads must
         // never starve anything else.
         drop(conn);
@@ -71,6 +80,19 @@ impl Gate {
             answer.await.map_err(|_| anyhow::anyhow!("the receipt writer dropped a receipt"))??;
         Ok(Released { receipt_id, receipt_entry_id, grant_id: g.data_grant_id, read_at, scopes, data })
     }
+}
+
+/// The granted scopes' data, every confirmation record with its existence proof.
+async fn read_sealed(
+    conn: &mut sqlx::PgConnection,
+    ledger: &crate::ledger::LedgerSettings,
+    resident: Uuid,
+    scopes: &[String],
+    range: (OffsetDateTime, OffsetDateTime, i64),
+) -> anyhow::Result<std::collections::BTreeMap<String, records::ScopeData>> {
+    let mut data = records::read(conn, resident, scopes, range).await?;
+    crate::ledger::bundle::attach_seals(conn, ledger, &mut data).await?;
+    Ok(data)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -129,9 +129,11 @@ pub async fn bundle_response(state: &AppState, leaf_index: Option<i64>) -> Resul
         Ok(b) => {
             Ok(([(header::CONTENT_TYPE, "application/json")], b.to_json().map_err(ApiError::internal)?).into_response())
         }
-        Err(crate::ledger::bundle::BundleError::NotYetCosigned(_) | crate::ledger::bundle::BundleError::NoPolicy) => {
-            Err(not_yet())
-        }
+        Err(
+            crate::ledger::bundle::BundleError::NotYetCosigned(_)
+            | crate::ledger::bundle::BundleError::NoPolicy
+            | crate::ledger::bundle::BundleError::NotYetSealed(..),
+        ) => Err(not_yet()),
         Err(crate::ledger::bundle::BundleError::Other(e)) => Err(ApiError::internal(format!("{e:#}"))),
     }
 }

@@ -15,7 +15,7 @@ use app::error::ssr::internal;
 use app::serverfns::city::ssr::City;
 use app::serverfns::city::{
     AlarmView, AnchorView, CardCheck, CardView, CheckpointView, FacilityView, MapView, MyCityView, NoticeView,
-    PublicCityView, TransparencyView, WitnessView,
+    PublicCityView, SealsView, TransparencyView, WitnessView,
 };
 use app::serverfns::resident::ssr::Residents;
 use app::serverfns::resident::{AppError, OfferView, ScopeView};
@@ -375,7 +375,23 @@ impl City for CityService {
             resolved: a.resolved_at.is_some(),
         })
         .collect();
+        let seals = sqlx::query!(
+            r#"select (select count(*) from record_batch) as "batches!",
+                      (select coalesce(sum(record_count), 0) from record_batch)::bigint as "sealed!",
+                      (select count(*) from confirmation_record where record_batch_id is null) as "pending!",
+                      (select max(created_at) from record_batch) as last"#
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(internal)?;
+        let seals = SealsView {
+            batches: seals.batches,
+            sealed: seals.sealed,
+            pending: seals.pending,
+            last_sealed_at: seals.last.map(rfc3339),
+        };
         Ok(TransparencyView {
+            seals,
             checkpoint,
             log_key: self.ledger.log_key().to_string(),
             witnesses,

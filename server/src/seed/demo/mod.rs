@@ -123,6 +123,13 @@ pub async fn seed_residents(
             &json!({"address": format!("{} Harbor Road, flat {}", 12 + i, 3 + i), "share": 1, "registered": "2009-06-01"}),
         )
         .await?;
+        crate::domain::records::add_confirmation(
+            &mut tx,
+            resident,
+            "bank.accounts",
+            &json!({"bank": "Harbor City Bank", "account": format!("•••• {}", 4821 + i * 1117), "opened": "2015-03-02"}),
+        )
+        .await?;
         tx.commit().await?;
         created += 1;
         if subject == "resident1" {
