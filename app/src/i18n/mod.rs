@@ -285,6 +285,29 @@ impl Locale {
         }
     }
 
+    /// The label of a confirmation record's field (its JSON key); an unknown key as it is.
+    #[must_use]
+    pub fn record_field(self, key: &str) -> String {
+        let (en, zh) = match key {
+            "address" => ("Address", "地址"),
+            "share" => ("Share", "份额"),
+            "share_percent" => ("Share (%)", "份额（%）"),
+            "registered" => ("Registered", "登记日期"),
+            "bank" => ("Bank", "银行"),
+            "account" => ("Account", "账户"),
+            "opened" => ("Opened", "开户日期"),
+            "kind" => ("Kind", "类型"),
+            "district" => ("District", "区"),
+            "area_m2" => ("Area (m²)", "面积（平方米）"),
+            "other_party" => ("Other party", "对方号码"),
+            "duration_s" => ("Duration (s)", "时长（秒）"),
+            "direction" => ("Direction", "方向"),
+            "at" => ("Time", "时间"),
+            _ => return key.to_owned(),
+        };
+        self.pick(en, zh).to_owned()
+    }
+
     /// A checkpoint checked by the portal (not the browser).
     #[must_use]
     pub fn cosigned(self, cosigners: usize, size: u64) -> String {

@@ -149,7 +149,7 @@ fn Version(record: uuid::Uuid, version: RecordVersionView) -> impl IntoView {
                     .map(|(k, v)| {
                         view! {
                             <div>
-                                <dt>{k}</dt>
+                                <dt>{locale.record_field(&k)}</dt>
                                 <dd>{v}</dd>
                             </div>
                         }

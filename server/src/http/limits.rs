@@ -41,7 +41,7 @@ fn class(method: &Method, path: &str) -> Option<Class> {
         Some(Class::ServerFunction)
     } else if *method == Method::GET && (path == "/auth/login" || path == "/auth/callback") {
         Some(Class::SignIn)
-    } else if path.starts_with("/ledger/bundle/") {
+    } else if path.starts_with("/ledger/bundle/") || path.starts_with("/me/records/") {
         Some(Class::ProofBundle)
     } else {
         None
@@ -121,6 +121,7 @@ mod tests {
         assert_eq!(class(&Method::POST, "/api/me/city"), Some(Class::ServerFunction));
         assert_eq!(class(&Method::GET, "/auth/login"), Some(Class::SignIn));
         assert_eq!(class(&Method::GET, "/ledger/bundle/7"), Some(Class::ProofBundle));
+        assert_eq!(class(&Method::GET, "/me/records/0f0e/2/proof"), Some(Class::ProofBundle));
         assert_eq!(class(&Method::GET, "/api/v1/services"), None);
         assert_eq!(class(&Method::GET, "/"), None);
         assert_eq!(class(&Method::GET, "/ledger/checkpoint"), None);
