@@ -48,8 +48,43 @@ drop index confirmation_record_resident_scope_idx;
 -- What the gate and the portal read: the current version of each record.
 create index confirmation_record_current_idx on confirmation_record (resident_id, scope_key, recorded_at desc)
     where superseded_at is null;
--- The sealer's queue.
-create index confirmation_record_pending_idx on confirmation_record (recorded_at) where record_batch_id is null;
+-- The sealer's queue, in the exact order it seals (so a batch is the index's first rows,
+-- never a sort of everything pending: a bulk load records thousands in the same microsecond).
+create index confirmation_record_pending_idx on confirmation_record (recorded_at, confirmation_record_id, version)
+    where record_batch_id is null;
+
+-- Sealing sets a version's batch and position, nothing a resident's page shows: an update of
+-- those columns alone must not move the resident's data version (which would also cost one
+-- resident row update per record sealed). The residents whose rows changed otherwise are the
+-- symmetric difference of the statement's old and new rows over every other column, the
+-- content by its hash (every write of the portal sets both; a content edited without its hash
+-- is refused on read anyway, docs/gate.md).
+create function bump_resident_data_version_on_record_update() returns trigger
+    language plpgsql as
+$$
+begin
+    update resident set data_version = data_version + 1
+    where resident_id in (
+        select resident_id from (
+            (select confirmation_record_id, version, resident_id, scope_key, content_hash, recorded_at,
+                    superseded_at, salt from new_rows
+             except
+             select confirmation_record_id, version, resident_id, scope_key, content_hash, recorded_at,
+                    superseded_at, salt from old_rows)
+            union all
+            (select confirmation_record_id, version, resident_id, scope_key, content_hash, recorded_at,
+                    superseded_at, salt from old_rows
+             except
+             select confirmation_record_id, version, resident_id, scope_key, content_hash, recorded_at,
+                    superseded_at, salt from new_rows)
+        ) as changed);
+    return null;
+end
+$$;
+drop trigger confirmation_record_version_update on confirmation_record;
+create trigger confirmation_record_version_update
+    after update on confirmation_record referencing old table as old_rows new table as new_rows
+    for each statement execute function bump_resident_data_version_on_record_update();
 
 -- Erased records: what the resident's page and the operator see after the content is gone.
 -- The purge receipt itself is the `records.erased` ledger entry.
@@ -65,3 +100,6 @@ create table record_erasure
     erased_at              timestamptz not null default now()
 );
 create index record_erasure_resident_idx on record_erasure (resident_id, erased_at desc);
+
+-- Record proofs prefer the newest anchored checkpoint that covers their batch.
+create index ledger_anchor_tree_size_idx on ledger_anchor (tree_size desc);

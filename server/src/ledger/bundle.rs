@@ -170,16 +170,21 @@ pub async fn record_bundle(
         .map_err(anyhow::Error::from)?;
     let leaf_index = i64::try_from(index).map_err(anyhow::Error::from)?;
     // Prefer the newest anchored quorum checkpoint covering the batch, if its note is still
-    // the exact text that was anchored (cosignatures that arrive later change the note).
+    // the exact text that was anchored (a cosignature that arrives later changes the note);
+    // else the newest quorum checkpoint. Anchors are few (one per anchor interval) and walked
+    // newest first by index; checkpoints are read by their primary key.
     let cp = sqlx::query!(
         // language=PostgreSQL
-        r#"select c.tree_size, c.note, a.chain_id as "chain_id?", a.tx_hash as "tx_hash?",
-                  a.block_number as "block_number?", a.checkpoint_hash as "checkpoint_hash?"
-           from ledger_checkpoint c
-           left join ledger_anchor a on a.tree_size = c.tree_size and a.checkpoint_hash = sha256(convert_to(c.note, 'UTF8'))
-           where c.quorum_at is not null and c.tree_size > $1
-           order by (a.tx_hash is not null) desc, c.tree_size desc
-           limit 1"#,
+        r#"select tree_size as "tree_size!", note as "note!", chain_id, tx_hash, block_number, checkpoint_hash
+           from ((select 0 as pref, c.tree_size, c.note, a.chain_id, a.tx_hash, a.block_number, a.checkpoint_hash
+                  from ledger_anchor a join ledger_checkpoint c using (tree_size)
+                  where a.tree_size > $1 and c.quorum_at is not null
+                    and a.checkpoint_hash = sha256(convert_to(c.note, 'UTF8'))
+                  order by a.tree_size desc limit 1)
+                 union all
+                 (select 1, tree_size, note, null, null, null, null from ledger_checkpoint
+                  where quorum_at is not null and tree_size > $1 order by tree_size desc limit 1)) as choice
+           order by pref limit 1"#,
         leaf_index
     )
     .fetch_optional(&mut *conn)

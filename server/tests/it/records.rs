@@ -198,7 +198,17 @@ async fn amendment_keeps_the_old_seal_and_the_agency_gets_each_record_with_its_p
             .unwrap();
     let first: serde_json::Value = json!({"address": "li Lane 1", "share": 1});
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // into the next second
+    let data_version = |db: PgPool| async move {
+        sqlx::query_scalar::<_, i64>("select data_version from resident where resident_id = $1")
+            .bind(li)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let before = data_version(city.db.clone()).await;
     seal_pending(&city.db, 4096, |_| {}).await.unwrap();
+    // Sealing changes nothing the resident's pages show: their cached page stays valid.
+    assert_eq!(data_version(city.db.clone()).await, before);
     city.settle().await;
     let ledger = city.portal.state.ledger.clone();
     let policy = ledger.policy.clone().unwrap();
@@ -211,6 +221,7 @@ async fn amendment_keeps_the_old_seal_and_the_agency_gets_each_record_with_its_p
     let mut tx = city.db.begin().await.unwrap();
     assert_eq!(records::amend_confirmation(&mut tx, record, &second).await.unwrap(), 2);
     tx.commit().await.unwrap();
+    assert!(data_version(city.db.clone()).await > before, "an amendment moves the resident's data version");
     assert!(matches!(record_bundle(&mut conn, &ledger, record, 2).await, Err(BundleError::NotYetSealed(..))));
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(seal_pending(&city.db, 4096, |_| {}).await.unwrap(), 1, "only the new version");
