@@ -21,6 +21,8 @@ WASM_BINDGEN_VERSION=0.2.130
 
 STARTED_PIDS=()
 PG_DIRS=()
+# Folders removed on exit, after the servers above have stopped.
+REMOVE_DIRS=()
 
 log() { printf '\033[1m[onecity]\033[0m %s\n' "$*" >&2; }
 die() { printf '[onecity] error: %s\n' "$*" >&2; exit 1; }
@@ -35,6 +37,9 @@ cleanup() {
   done
   for dir in "${PG_DIRS[@]:-}"; do
     [ -n "$dir" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+  done
+  for dir in "${REMOVE_DIRS[@]:-}"; do
+    [ -n "$dir" ] && rm -rf "$dir"
   done
 }
 
@@ -55,7 +60,28 @@ apt_install() {
 }
 
 # Everything the build needs, installed only when missing.
+# ensure_disk_space GIB: a build with a full disk fails half-way with an LLVM I/O error, so
+# make room first. Build folders of other clones (target-*, keyed by clone path) and the
+# state benchmarks leave behind (.data/bench-*) are the large, regenerable things here; they
+# go, oldest first, only while free space is below GIB. Nothing outside them is touched.
+ensure_disk_space() {
+  local want_kib=$(( $1 * 1024 * 1024 )) dir
+  mkdir -p "$HOME/.cache/onecity"
+  free_kib() { df -Pk "$HOME/.cache/onecity" | awk 'NR == 2 { print $4 }'; }
+  [ "$(free_kib)" -ge "$want_kib" ] && return 0
+  log "less than $1 GiB free: removing stale build folders and benchmark state"
+  for dir in $(ls -1dtr "$HOME"/.cache/onecity/target-* "$DATA"/bench-* 2>/dev/null); do
+    [ "$dir" = "$CARGO_TARGET_DIR" ] && continue
+    case "$dir" in "$DATA"/bench-pg) runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1 && continue ;; esac
+    log "  removing $dir ($(du -sh "$dir" 2>/dev/null | cut -f1))"
+    rm -rf "$dir"
+    [ "$(free_kib)" -ge "$want_kib" ] && return 0
+  done
+  [ "$(free_kib)" -ge "$want_kib" ] || log "warning: still less than $1 GiB free on $(df -P "$HOME/.cache/onecity" | awk 'NR == 2 { print $6 }')"
+}
+
 ensure_build_tools() {
+  ensure_disk_space "${ONECITY_MIN_FREE_GIB:-12}"
   apt_install postgresql-15 ca-certificates curl
   command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
   command -v node >/dev/null || apt_install nodejs npm
@@ -139,7 +165,7 @@ LEDGER_ORIGIN="${ONECITY_LEDGER_ORIGIN:-ledger.onecity.example}"
 # bench_stack_start EXAMPLE: builds the release binary and the benchmark example, starts a
 # fresh PostgreSQL (port 5435) with a `bench` database and the ledger stack, and sets
 # BENCH_EXAMPLE to the example's path and DATABASE_URL. Refuses to wipe the state of a
-# benchmark that is still running.
+# benchmark that is still running; removes its state on exit unless KEEP=1.
 bench_stack_start() {
   local example="$1"
   cd "$ROOT"
@@ -153,6 +179,8 @@ bench_stack_start() {
   ledger_stack_start "$CARGO_TARGET_DIR/release/onecity" 5435 "$DATA/bench-ledger" 4401 8745
   BENCH_EXAMPLE="$CARGO_TARGET_DIR/release/examples/$example"
   export DATABASE_URL="postgres://postgres@127.0.0.1:5435/bench"
+  # A city of a million residents takes several GiB: gone when the run ends, unless KEEP=1.
+  [ "${KEEP:-0}" = 1 ] || REMOVE_DIRS+=("$DATA/bench-pg" "$DATA/bench-ledger")
 }
 
 # ledger_stack_start BIN PG_PORT STATE_DIR WITNESS_BASE_PORT ANVIL_PORT
