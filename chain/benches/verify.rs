@@ -126,6 +126,7 @@ fn fixture() -> Fixture {
         at_read: None,
         record: None,
         anchor: None,
+        device: None,
     };
     verify_bundle(&bundle, &policy, NOW).unwrap();
     Fixture {

@@ -5,14 +5,17 @@
 //!
 //! Keys come from fixed seeds: never use them outside tests and demos.
 
-use crate::bundle::{AtReadProof, BUNDLE_V3, BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
+use crate::bundle::{
+    AtReadProof, BUNDLE_V3, BUNDLE_V4, BUNDLE_VERSION, DeviceStatusProof, EntryProof, ProofBundle, StatusProof,
+};
 use crate::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
+use crate::device::StatusUpdate;
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::leaf::{Event, GrantId};
 use crate::note::{Checkpoint, NoteSigner, SignedCheckpoint};
 use crate::record::{RecordProof, RecordVersion};
-use crate::status::{GrantStatus, MemoryStatusStore, StatusMap};
+use crate::status::{MemoryStatusStore, StatusMap};
 use crate::tree::{MemoryHashStore, prove_consistency, prove_inclusion};
 
 /// Log origin and key name of the demo log.
@@ -73,7 +76,7 @@ pub struct DemoLedger {
     pub entries: Vec<Vec<u8>>,
     /// Grant status map.
     pub status: StatusMap<MemoryStatusStore>,
-    pending: Vec<(GrantId, GrantStatus)>,
+    pending: Vec<StatusUpdate>,
     next_map_version: u64,
     /// `(checkpoint size, map version)` of each checkpoint made.
     pub checkpoints: Vec<(u64, u64)>,
@@ -108,22 +111,14 @@ impl DemoLedger {
         })
     }
 
-    /// Appends an event; grant events also queue a status-map update.
+    /// Appends an event; grant and device events also queue a status-map update.
     ///
     /// # Errors
     /// Encoding errors.
     pub fn append(&mut self, event: &Event) -> Result<u64> {
         let bytes = event.encode()?;
         self.append_raw(bytes)?;
-        match event {
-            Event::GrantIssued { grant_id, valid_until, .. } => {
-                self.pending.push((*grant_id, GrantStatus::Active { until: *valid_until }));
-            }
-            Event::GrantRevoked { grant_id, revoked_at, .. } => {
-                self.pending.push((*grant_id, GrantStatus::Revoked { at: *revoked_at }));
-            }
-            _ => {}
-        }
+        self.pending.extend(event.status_update());
         Ok(self.tree.size() - 1)
     }
 
@@ -142,7 +137,7 @@ impl DemoLedger {
         let version = self.next_map_version;
         self.next_map_version += 1;
         let updates = std::mem::take(&mut self.pending);
-        let map_root = self.status.apply(version, &updates)?;
+        let (map_root, _) = self.status.apply_with_batch(version, &updates)?;
         let log_size = self.tree.size();
         self.append_raw(Event::StatusRoot { map_root, map_version: version, log_size, time }.encode()?)?;
         let cp = Checkpoint::new(LOG_NAME, self.tree.size(), self.tree.root()?);
@@ -183,7 +178,40 @@ impl DemoLedger {
             at_read,
             record: None,
             anchor: None,
+            device: None,
         })
+    }
+
+    /// The passport bundle of the `device.registered` entry at `index` against checkpoint
+    /// `signed`: the entry and the device's status at that checkpoint.
+    ///
+    /// # Errors
+    /// An entry that is not about a device; as [`Self::bundle`].
+    pub fn passport_bundle(&self, index: u64, signed: &SignedCheckpoint) -> Result<ProofBundle> {
+        let size = signed.checkpoint.size;
+        let event = Event::decode(self.entry(index)?)?;
+        let device_id =
+            event.device_id().ok_or_else(|| Error::BadBundle(format!("entry {index} is not a device's")))?;
+        let version = self.map_version(size)?;
+        let (status, map_proof) = self.status.get_device_with_proof(version, &device_id)?;
+        let status = status.ok_or_else(|| Error::BadBundle(format!("device {device_id} is not in the map")))?;
+        let si = size - 1;
+        let mut bundle = self.bundle(index, signed)?;
+        bundle.version = BUNDLE_V4;
+        bundle.device = Some(DeviceStatusProof {
+            entry: EntryProof::new(si, self.entry(si)?, prove_inclusion(size, si, &self.tree)?),
+            status,
+            map_proof,
+        });
+        Ok(bundle)
+    }
+
+    fn map_version(&self, size: u64) -> Result<u64> {
+        self.checkpoints
+            .iter()
+            .find(|(s, _)| *s == size)
+            .map(|&(_, v)| v)
+            .ok_or_else(|| Error::BadBundle(format!("no checkpoint of size {size}")))
     }
 
     /// Seals record versions as one `records.batch` entry over `[period_start, period_end)`
@@ -225,11 +253,7 @@ impl DemoLedger {
 
     /// The grant's status proof in the checkpoint of `size` (one this ledger made).
     fn status_proof(&self, size: u64, grant: GrantId) -> Result<StatusProof> {
-        let &(_, version) = self
-            .checkpoints
-            .iter()
-            .find(|(s, _)| *s == size)
-            .ok_or_else(|| Error::BadBundle(format!("no checkpoint of size {size}")))?;
+        let version = self.map_version(size)?;
         let si = size - 1;
         let (status, map_proof) = self.status.get_with_proof(version, &grant)?;
         Ok(StatusProof {
@@ -343,7 +367,41 @@ pub fn sample_events() -> Vec<Event> {
             requested_by: "resident".into(),
             erased_at: 1_767_400_200,
         },
+        Event::DeviceRegisteredV2(sample_passport()),
+        Event::DeviceTransferred {
+            device_id: DeviceId([0x33; 16]),
+            from: Pseudonym([0xcc; 32]),
+            to: Pseudonym([0xdd; 32]),
+            transferred_at: 1_767_500_000,
+        },
+        Event::DeviceStatus {
+            device_id: DeviceId([0x33; 16]),
+            owner: Pseudonym([0xdd; 32]),
+            state: crate::leaf::DeviceState::Retired,
+            reason: "replaced by a new meter".into(),
+            changed_at: 1_767_600_000,
+        },
     ]
+}
+
+/// Seed of the sample device's key (never use outside tests and demos).
+pub const SAMPLE_DEVICE_SEED: [u8; 32] = [0x42; 32];
+
+/// The sample device's passport: a water meter whose key is [`SAMPLE_DEVICE_SEED`]'s.
+#[must_use]
+pub fn sample_passport() -> crate::leaf::Passport {
+    let device_id = crate::leaf::DeviceId([0x33; 16]);
+    crate::leaf::Passport {
+        device_id,
+        owner: crate::leaf::Pseudonym([0xcc; 32]),
+        kind: "meter.water".into(),
+        brand: "Aquarius".into(),
+        model: "AQ-200".into(),
+        serial_commitment: crate::device::serial_commitment(&device_id, "AQ200-000123"),
+        key_type: crate::leaf::KEY_ED25519,
+        public_key: crate::device::public_key(&SAMPLE_DEVICE_SEED).to_vec(),
+        registered_at: 1_767_300_000,
+    }
 }
 
 /// The v1 sample service's terms in leaf format v2, with a daily limit, two districts and a

@@ -125,6 +125,15 @@ pub enum Error {
     /// The status-root entry does not close the checkpoint.
     #[error("status.root entry is not bound to the checkpoint: {0}")]
     StatusRootNotBound(String),
+    /// A device reading is malformed or names the wrong device.
+    #[error("malformed device reading: {0}")]
+    BadReading(String),
+    /// A device reading's signature does not verify under its passport's key.
+    #[error("the reading's signature does not verify with the device's registered key")]
+    BadReadingSignature,
+    /// A passport bundle's device status does not hold.
+    #[error("device passport does not verify: {0}")]
+    BadPassport(String),
     /// A sealed record's proof or content does not hold.
     #[error("record seal does not verify: {0}")]
     BadRecord(String),

@@ -87,6 +87,7 @@ pub fn leaf(data: &[u8]) {
         assert_eq!(e.encode().ok().as_deref(), Some(data));
     }
     let _ = GrantStatus::decode(data);
+    let _ = crate::device::DeviceStatus::decode(data);
 }
 
 /// Bundle JSON parsing and full verification against the demo policy.

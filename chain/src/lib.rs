@@ -10,8 +10,9 @@
 //! * `cosignature/v1` (signature type 0x04) per C2SP tlog-cosignature, a k-of-n witness policy
 //!   and the C2SP tlog-witness `add-checkpoint` request body ([`cosign`]);
 //! * versioned, deterministic leaf encodings of every ledger event ([`leaf`]);
-//! * the grant status map, a Jellyfish Merkle tree (`jmt` 0.12) keyed by SHA-256 of the grant
-//!   id ([`status`]);
+//! * the status map of grants and devices, a Jellyfish Merkle tree (`jmt` 0.12) keyed by
+//!   SHA-256 of the grant or device id ([`status`]);
+//! * device passports and signed readings ([`device`]);
 //! * sealed confirmation records: salted commitments batched under `records.batch` leaves
 //!   ([`record`]);
 //! * the self-contained JSON proof bundle and [`bundle::verify_bundle`] ([`bundle`]).
@@ -48,6 +49,7 @@ pub mod bundle;
 pub mod claim;
 pub mod cosign;
 pub mod demo;
+pub mod device;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_entry;

@@ -1,8 +1,10 @@
-//! The grant status map: an authenticated map from grant id to [`GrantStatus`], a Jellyfish
-//! Merkle tree (`jmt` 0.12, SHA-256) behind a storage trait.
+//! The status map: an authenticated map from grant id to [`GrantStatus`] and from device id
+//! to [`DeviceStatus`], a Jellyfish Merkle tree (`jmt` 0.12, SHA-256) behind a storage trait.
 //!
-//! * key: `SHA-256(grant id)` (16 grant-id bytes);
-//! * value: the canonical 10-byte encoding of [`GrantStatus`]; jmt commits to `SHA-256(value)`;
+//! * key: `SHA-256(grant id)` (16 grant-id bytes), or for a device
+//!   [`crate::device::status_key`] (a domain line and the 16 device-id bytes);
+//! * value: the canonical 10-byte encoding of [`GrantStatus`] or the 43-byte one of
+//!   [`DeviceStatus`]; jmt commits to `SHA-256(value)`;
 //! * proofs: [`MapProof`], a leaf (or none) plus sibling hashes bottom-up, verifiable with only
 //!   the root. The verifier is jmt's algorithm, written out here so the format is ours and
 //!   documented (`docs/ledger-format.md`), and cross-checked against jmt's in tests:
@@ -21,9 +23,10 @@ use jmt::{KeyHash, OwnedValue, Version};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::device::{DeviceStatus, StatusUpdate};
 use crate::error::{Error, Result};
 use crate::hash::Hash;
-use crate::leaf::GrantId;
+use crate::leaf::{DeviceId, GrantId};
 
 /// Status value format version.
 pub const STATUS_VERSION: u8 = 0x01;
@@ -180,6 +183,15 @@ impl MapProof {
         if cur == *root { Ok(()) } else { Err(Error::BadMapProof("map proof does not lead to the status root".into())) }
     }
 
+    /// Verifies a device's status (or absence) against a map root.
+    ///
+    /// # Errors
+    /// As [`Self::verify_raw`].
+    pub fn verify_device(&self, root: &Hash, device_id: &DeviceId, status: Option<&DeviceStatus>) -> Result<()> {
+        let v = status.map(DeviceStatus::encode);
+        self.verify_raw(root, &crate::device::status_key(device_id), v.as_ref().map(|v| v.as_slice()))
+    }
+
     /// Verifies a grant's status (or absence) against a map root.
     ///
     /// # Errors
@@ -272,31 +284,30 @@ impl<S: StatusStore> StatusMap<S> {
         self.store
     }
 
-    /// Applies `updates` as map version `version` and writes the new nodes to the store.
+    /// Applies grant `updates` as map version `version` and writes the new nodes to the store.
     /// Returns the new root. Several updates of one grant: the last one wins.
     ///
     /// # Errors
     /// [`Error::StatusStore`].
     pub fn apply(&self, version: u64, updates: &[(GrantId, GrantStatus)]) -> Result<Hash> {
-        self.apply_with_batch(version, updates).map(|(root, _)| root)
+        let updates: Vec<StatusUpdate> = updates.iter().map(|(g, s)| StatusUpdate::Grant(*g, *s)).collect();
+        self.apply_with_batch(version, &updates).map(|(root, _)| root)
     }
 
-    /// [`Self::apply`], also returning the nodes and values it wrote, so a caller that keeps
-    /// the map in memory can persist exactly that version's additions elsewhere.
+    /// Applies `updates` (grants and devices) as map version `version`, returning the new
+    /// root and the nodes and values it wrote, so a caller that keeps the map in memory can
+    /// persist exactly that version's additions elsewhere. Several updates of one key: the
+    /// last one wins.
     ///
     /// # Errors
     /// [`Error::StatusStore`].
-    pub fn apply_with_batch(
-        &self,
-        version: u64,
-        updates: &[(GrantId, GrantStatus)],
-    ) -> Result<(Hash, jmt::storage::NodeBatch)> {
+    pub fn apply_with_batch(&self, version: u64, updates: &[StatusUpdate]) -> Result<(Hash, jmt::storage::NodeBatch)> {
         let tree = jmt::Sha256Jmt::new(&self.store);
-        // A grant may change twice in one version (issued, then revoked): the last update
+        // A key may change twice in one version (issued, then revoked): the last update
         // wins, and jmt gets each key once.
         let mut last: BTreeMap<[u8; 32], Vec<u8>> = BTreeMap::new();
-        for (g, s) in updates {
-            last.insert(status_key(g).0, s.encode().to_vec());
+        for u in updates {
+            last.insert(u.key().0, u.value());
         }
         let set: Vec<(KeyHash, Option<OwnedValue>)> = last.into_iter().map(|(k, v)| (KeyHash(k), Some(v))).collect();
         let (root, batch) = tree.put_value_set(set, version).map_err(store_err)?;
@@ -318,10 +329,31 @@ impl<S: StatusStore> StatusMap<S> {
     /// # Errors
     /// [`Error::StatusStore`], [`Error::BadStatusValue`].
     pub fn get_with_proof(&self, version: u64, grant_id: &GrantId) -> Result<(Option<GrantStatus>, MapProof)> {
+        let (v, p) = self.get_raw_with_proof(version, &status_key(grant_id))?;
+        Ok((v.map(|v| GrantStatus::decode(&v)).transpose()?, p))
+    }
+
+    /// A device's status at `version` with its proof.
+    ///
+    /// # Errors
+    /// [`Error::StatusStore`], [`Error::BadStatusValue`].
+    pub fn get_device_with_proof(
+        &self,
+        version: u64,
+        device_id: &DeviceId,
+    ) -> Result<(Option<DeviceStatus>, MapProof)> {
+        let (v, p) = self.get_raw_with_proof(version, &crate::device::status_key(device_id))?;
+        Ok((v.map(|v| DeviceStatus::decode(&v)).transpose()?, p))
+    }
+
+    /// The value bytes under `key` at `version` with their proof.
+    ///
+    /// # Errors
+    /// [`Error::StatusStore`].
+    pub fn get_raw_with_proof(&self, version: u64, key: &Hash) -> Result<(Option<Vec<u8>>, MapProof)> {
         let tree = jmt::Sha256Jmt::new(&self.store);
-        let (v, p) = tree.get_with_proof(KeyHash(status_key(grant_id).0), version).map_err(store_err)?;
-        let status = v.map(|v| GrantStatus::decode(&v)).transpose()?;
-        Ok((status, MapProof::from_jmt(&p)?))
+        let (v, p) = tree.get_with_proof(KeyHash(key.0), version).map_err(store_err)?;
+        Ok((v, MapProof::from_jmt(&p)?))
     }
 
     /// jmt's own proof, for cross-checking.

@@ -154,8 +154,8 @@ fn tampering_is_named() {
     );
 
     let mut b = good.clone();
-    b.version = 4;
-    assert_eq!(verify_bundle(&b, &l.policy, NOW).unwrap_err(), Error::UnsupportedBundleVersion(4));
+    b.version = 5;
+    assert_eq!(verify_bundle(&b, &l.policy, NOW).unwrap_err(), Error::UnsupportedBundleVersion(5));
     b.version = 1;
     assert!(verify_bundle(&b, &l.policy, NOW).is_ok(), "version 1 bundles (without at_read) still verify");
 
@@ -326,4 +326,108 @@ fn record_existence_proofs_verify_and_tampering_names_the_problem() {
     anchored.anchor.as_mut().unwrap().checkpoint_sha256 = Hash([7; 32]);
     let err = verify_bundle(&anchored, &l.policy, NOW).unwrap_err();
     assert!(err.to_string().contains("anchor's checkpoint hash"), "{err}");
+}
+
+/// A device's life on the log: its passport bundle says who holds it and whether it is in
+/// service at each checkpoint, and a doctored state or passport is named.
+#[test]
+fn passport_follows_the_device() {
+    use chain::demo::sample_passport;
+    use chain::leaf::{DeviceState, Passport};
+    let mut l = DemoLedger::new().unwrap();
+    let p: Passport = sample_passport();
+    let at = l.append(&Event::DeviceRegisteredV2(p.clone())).unwrap();
+    let cp1 = l.checkpoint(1_767_300_100).unwrap();
+    let b1 = l.passport_bundle(at, &cp1).unwrap();
+    let v = verify_bundle(&b1, &l.policy, NOW).unwrap().passport.unwrap();
+    assert_eq!((v.status.state, v.status.owner, v.status.since), (DeviceState::Active, p.owner, p.registered_at));
+    assert_eq!(v.passport, p);
+
+    let new_owner = Pseudonym([0xdd; 32]);
+    l.append(&Event::DeviceTransferred {
+        device_id: p.device_id,
+        from: p.owner,
+        to: new_owner,
+        transferred_at: 1_767_400_000,
+    })
+    .unwrap();
+    l.append(&Event::DeviceStatus {
+        device_id: p.device_id,
+        owner: new_owner,
+        state: DeviceState::Suspended,
+        reason: "lost".into(),
+        changed_at: 1_767_400_001,
+    })
+    .unwrap();
+    let cp2 = l.checkpoint(1_767_400_100).unwrap();
+    let b2 = l.passport_bundle(at, &cp2).unwrap();
+    let v = verify_bundle(&b2, &l.policy, NOW).unwrap().passport.unwrap();
+    assert_eq!((v.status.state, v.status.owner), (DeviceState::Suspended, new_owner));
+    assert!(!v.in_service());
+    // The old bundle still proves what held at its own checkpoint.
+    assert!(verify_bundle(&b1, &l.policy, NOW).unwrap().passport.unwrap().in_service());
+
+    // A server claiming the suspended device is active: the map proof does not hold.
+    let mut forged = b2.clone();
+    forged.device.as_mut().unwrap().status.state = DeviceState::Active;
+    let e = verify_bundle(&forged, &l.policy, NOW).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "device passport does not verify: device status: map proof is invalid: value does not match the proof's value hash"
+    );
+    // Another public key in the passport: the entry is not the cosigned one.
+    let mut forged = b2.clone();
+    let mut leaf = forged.entry.leaf_bytes().unwrap();
+    let n = leaf.len();
+    leaf[n - 9] ^= 1; // last byte of the public key
+    forged.entry.leaf = base64::Engine::encode(&base64::prelude::BASE64_STANDARD, &leaf);
+    assert!(verify_bundle(&forged, &l.policy, NOW).unwrap_err().to_string().contains("inclusion proof does not lead"));
+    // A version 4 passport bundle without the device's status, and a status in version 3.
+    let mut bare = b2.clone();
+    bare.device = None;
+    assert!(verify_bundle(&bare, &l.policy, NOW).unwrap_err().to_string().contains("must carry the device's status"));
+    let mut old = b2.clone();
+    old.version = 3;
+    assert!(verify_bundle(&old, &l.policy, NOW).unwrap_err().to_string().contains("has no device status"));
+    // The status.root of another checkpoint.
+    let mut moved = b2;
+    moved.device.as_mut().unwrap().entry = b1.device.unwrap().entry;
+    assert!(matches!(verify_bundle(&moved, &l.policy, NOW).unwrap_err(), Error::StatusRootNotBound(_)));
+}
+
+/// A reading verifies under its device's key and nothing else does.
+#[test]
+fn readings_are_signed_by_the_device() {
+    use chain::demo::{SAMPLE_DEVICE_SEED, sample_passport};
+    use chain::device::Reading;
+    let p = sample_passport();
+    let r = Reading {
+        device_id: p.device_id,
+        counter: 1,
+        measured_at: 1_767_300_200,
+        metric: "water.litres".into(),
+        value: -5,
+    };
+    let signed = r.clone().sign(&SAMPLE_DEVICE_SEED).unwrap();
+    signed.verify(p.key_type, &p.public_key, &p.device_id).unwrap();
+
+    let mut changed = signed.clone();
+    changed.reading.value = 5;
+    assert_eq!(changed.verify(p.key_type, &p.public_key, &p.device_id).unwrap_err(), Error::BadReadingSignature);
+    let other = r.clone().sign(&[7; 32]).unwrap();
+    assert_eq!(other.verify(p.key_type, &p.public_key, &p.device_id).unwrap_err(), Error::BadReadingSignature);
+    let e = signed.verify(p.key_type, &p.public_key, &chain::leaf::DeviceId([9; 16])).unwrap_err().to_string();
+    assert!(e.contains("names device 33333333"), "{e}");
+    let mut short = signed.clone();
+    short.signature.truncate(10);
+    assert!(short.verify(p.key_type, &p.public_key, &p.device_id).unwrap_err().to_string().contains("128 hex digits"));
+    let bad_metric = Reading { metric: "Water Litres".into(), ..r };
+    assert!(bad_metric.signing_bytes().unwrap_err().to_string().contains("may only contain"));
+    // The JSON a device posts, and a field too many.
+    let json = serde_json::to_string(&signed).unwrap();
+    assert_eq!(serde_json::from_str::<chain::device::SignedReading>(&json).unwrap(), signed);
+    let extra = json.replacen('{', "{\"extra\":1,", 1);
+    assert!(
+        serde_json::from_str::<chain::device::SignedReading>(&extra).unwrap_err().to_string().contains("unknown field")
+    );
 }

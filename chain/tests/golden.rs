@@ -96,6 +96,29 @@ fn notes_cosignatures_bundle() {
         "record_content.json",
         &(String::from_utf8(chain::record::canonical_json(&records[1].1).unwrap()).unwrap() + "\n"),
     );
+    // A device's passport (bundle version 4) and a reading it signed.
+    let mut devices = DemoLedger::new().unwrap();
+    let at = devices.append(&Event::DeviceRegisteredV2(chain::demo::sample_passport())).unwrap();
+    let cp = devices.checkpoint(1_767_300_100).unwrap();
+    let passport = devices.passport_bundle(at, &cp).unwrap();
+    assert!(verify_bundle(&passport, &devices.policy, 1_767_600_000).unwrap().passport.unwrap().in_service());
+    check("bundle_passport.json", &(passport.to_json().unwrap() + "\n"));
+    let reading = chain::device::Reading {
+        device_id: chain::demo::sample_passport().device_id,
+        counter: 7,
+        measured_at: 1_767_300_200,
+        metric: "water.litres".into(),
+        value: 1234,
+    };
+    let signed = reading.clone().sign(&chain::demo::SAMPLE_DEVICE_SEED).unwrap();
+    check(
+        "reading.txt",
+        &format!(
+            "signing_bytes: {}\njson: {}\n",
+            hex::encode(reading.signing_bytes().unwrap()),
+            serde_json::to_string(&signed).unwrap()
+        ),
+    );
     // The checked-in bundle still verifies.
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bundle_grant.json");
     let stored = chain::ProofBundle::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -9,6 +9,7 @@ use base64::prelude::BASE64_STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::cosign::{ValidCosignature, WitnessPolicy};
+use crate::device::{DeviceStatus, PassportVerdict, passport_of};
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::leaf::{Event, GrantId};
@@ -27,6 +28,9 @@ pub const BUNDLE_VERSION: u64 = 2;
 /// The bundle format that adds `record` (a sealed record's existence proof) and `anchor`;
 /// written for `records.batch` entries.
 pub const BUNDLE_V3: u64 = 3;
+/// The bundle format that adds `device` (a device's state in the status map): written for
+/// passports (`device.registered` entries).
+pub const BUNDLE_V4: u64 = 4;
 /// The first bundle format, still read (it never carries `at_read`).
 pub const BUNDLE_V1: u64 = 1;
 /// Largest bundle JSON accepted, in bytes.
@@ -86,6 +90,18 @@ pub struct StatusProof {
     pub map_proof: MapProof,
 }
 
+/// The device-status part of a passport bundle (bundle version 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceStatusProof {
+    /// The `status.root` entry closing the checkpoint (index = checkpoint size - 1).
+    pub entry: EntryProof,
+    /// The device's state and holder in the map.
+    pub status: DeviceStatus,
+    /// Map proof of `status` under the entry's `map_root`.
+    pub map_proof: MapProof,
+}
+
 /// The proof bundle document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +130,10 @@ pub struct ProofBundle {
     /// Where the bundle's checkpoint was anchored on an EVM chain (bundle version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anchor: Option<AnchorRef>,
+    /// For a device entry (bundle version 4; required for `device.registered` then): the
+    /// device's current state and holder as of the checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceStatusProof>,
 }
 
 /// An EVM transaction whose calldata is the SHA-256 of the bundle's checkpoint note, exactly
@@ -187,6 +207,8 @@ pub struct Verdict {
     pub record: Option<RecordVerdict>,
     /// The anchor whose calldata the checkpoint's hash matched.
     pub anchor: Option<AnchorRef>,
+    /// For a passport: the device as registered and its state at the checkpoint.
+    pub passport: Option<PassportVerdict>,
 }
 
 /// Checks an entry and its status proof against an already verified checkpoint (the gate's
@@ -216,25 +238,56 @@ pub fn verify_entry(
     Ok((event, status))
 }
 
-fn verify_status(cp: &Checkpoint, sp: &StatusProof, grant_id: GrantId, now: u64) -> Result<StatusVerdict> {
-    // The status.root entry must be the checkpoint's last leaf and cover all leaves before it.
-    if cp.size == 0 || sp.entry.index != cp.size - 1 {
+/// The map root and version of a `status.root` entry, checked to close the checkpoint: its
+/// last leaf, covering every leaf before it.
+fn bound_status_root(cp: &Checkpoint, entry: &EntryProof) -> Result<(Hash, u64)> {
+    if cp.size == 0 || entry.index != cp.size - 1 {
         return Err(Error::StatusRootNotBound(format!(
             "it is at index {}, but must be the last entry ({}) of the checkpoint",
-            sp.entry.index,
+            entry.index,
             cp.size.saturating_sub(1)
         )));
     }
-    let ev = sp.entry.verify(cp, "status.root entry")?;
+    let ev = entry.verify(cp, "status.root entry")?;
     let Event::StatusRoot { map_root, map_version, log_size, .. } = ev else {
         return Err(Error::StatusRootNotBound(format!("the entry is a {}, not a status.root", ev.type_name())));
     };
-    if log_size != sp.entry.index {
-        return Err(Error::StatusRootNotBound(format!("its log_size {log_size} is not its index {}", sp.entry.index)));
+    if log_size != entry.index {
+        return Err(Error::StatusRootNotBound(format!("its log_size {log_size} is not its index {}", entry.index)));
     }
+    Ok((map_root, map_version))
+}
+
+fn verify_status(cp: &Checkpoint, sp: &StatusProof, grant_id: GrantId, now: u64) -> Result<StatusVerdict> {
+    let (map_root, map_version) = bound_status_root(cp, &sp.entry)?;
     sp.map_proof.verify(&map_root, &grant_id, sp.status.as_ref())?;
     let active_now = matches!(sp.status, Some(GrantStatus::Active { until }) if now < until);
     Ok(StatusVerdict { grant_id, status: sp.status, active_now, map_version, map_root })
+}
+
+/// A device entry's state proof: the map holds `status` for the entry's device at the
+/// checkpoint, and for a registration, the passport it published.
+fn verify_device(cp: &Checkpoint, event: &Event, index: u64, dp: &DeviceStatusProof) -> Result<PassportVerdict> {
+    let Some(device_id) = event.device_id() else {
+        return Err(Error::BundleMismatch(format!("a {} entry has no device status", event.type_name())));
+    };
+    let Some(passport) = passport_of(event) else {
+        return Err(Error::BundleMismatch(format!(
+            "entry {index} is a {}; a passport bundle proves a device.registered entry",
+            event.type_name()
+        )));
+    };
+    let (map_root, map_version) = bound_status_root(cp, &dp.entry)?;
+    dp.map_proof
+        .verify_device(&map_root, &device_id, Some(&dp.status))
+        .map_err(|e| Error::BadPassport(format!("device status: {e}")))?;
+    if dp.status.since < passport.registered_at {
+        return Err(Error::BadPassport(format!(
+            "the device's status is dated {}, before its registration at {}",
+            dp.status.since, passport.registered_at
+        )));
+    }
+    Ok(PassportVerdict { passport, status: dp.status, map_version })
 }
 
 /// Verifies a bundle offline against the verifier's trusted policy (pinned log and witness
@@ -246,7 +299,7 @@ fn verify_status(cp: &Checkpoint, sp: &StatusProof, grant_id: GrantId, now: u64)
 /// [`Error::QuorumNotMet`], [`Error::BundleMismatch`] ("entry: inclusion proof does not lead
 /// to checkpoint root"), [`Error::StatusRootNotBound`], [`Error::BadMapProof`].
 pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) -> Result<Verdict> {
-    if ![BUNDLE_V1, BUNDLE_VERSION, BUNDLE_V3].contains(&bundle.version) {
+    if ![BUNDLE_V1, BUNDLE_VERSION, BUNDLE_V3, BUNDLE_V4].contains(&bundle.version) {
         return Err(Error::UnsupportedBundleVersion(bundle.version));
     }
     if bundle.version == BUNDLE_V1 && bundle.at_read.is_some() {
@@ -254,6 +307,9 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
     }
     if bundle.version < BUNDLE_V3 && (bundle.record.is_some() || bundle.anchor.is_some()) {
         return Err(Error::BadBundle(format!("a version {} bundle has no record or anchor", bundle.version)));
+    }
+    if bundle.version < BUNDLE_V4 && bundle.device.is_some() {
+        return Err(Error::BadBundle(format!("a version {} bundle has no device status", bundle.version)));
     }
     if bundle.policy != *trusted {
         let detail = if bundle.policy.log_key() != trusted.log_key() {
@@ -278,6 +334,15 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
         (None, _) => None,
     };
     let record = bundle.record.as_ref().map(|p| verify_record(&event, p, None)).transpose()?;
+    let passport = match (&bundle.device, passport_of(&event)) {
+        (Some(dp), _) => Some(verify_device(&signed.checkpoint, &event, bundle.entry.index, dp)?),
+        (None, Some(_)) if bundle.version >= BUNDLE_V4 => {
+            return Err(Error::BundleMismatch(
+                "a version 4 bundle of a device.registered entry must carry the device's status".into(),
+            ));
+        }
+        (None, _) => None,
+    };
     if let Some(a) = &bundle.anchor {
         let digest = Hash::sha256(bundle.checkpoint.as_bytes());
         if a.checkpoint_sha256 != digest {
@@ -296,6 +361,7 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
         at_read,
         record,
         anchor: bundle.anchor.clone(),
+        passport,
     })
 }
 

@@ -16,16 +16,18 @@ use crate::error::{Error, Result};
 use crate::hash::Hash;
 
 mod codec;
+mod device;
 mod service;
 
 use self::codec::{R, W};
+pub use self::device::{DeviceState, KEY_ED25519, MAX_DEVICE_NAME, Passport};
 pub use self::service::{AccessMode, MAX_DESCRIPTION_BYTES, ServiceTerms, serves_district};
 
 /// Leaf format version 1: every type. Still written for every type but `service.published`.
 pub const LEAF_V1: u8 = 0x01;
 /// Leaf format version 2: `service.published` with every term of the version
-/// ([`ServiceTerms`]), and `access.receipt` naming the checkpoint the gate verified against.
-/// Other types have no v2 encoding.
+/// ([`ServiceTerms`]), `access.receipt` naming the checkpoint the gate verified against, and
+/// `device.registered` with the whole passport ([`Passport`]). Other types have no v2 encoding.
 pub const LEAF_V2: u8 = 0x02;
 /// Longest text field, in bytes.
 pub const MAX_TEXT: usize = 4096;
@@ -121,7 +123,14 @@ pub mod tag {
     pub const STATUS_ROOT: u8 = 0x07;
     /// `records.erased`
     pub const RECORDS_ERASED: u8 = 0x08;
+    /// `device.transferred`
+    pub const DEVICE_TRANSFERRED: u8 = 0x09;
+    /// `device.status`
+    pub const DEVICE_STATUS: u8 = 0x0a;
 }
+
+/// Longest reason a `device.status` entry gives, in bytes.
+pub const MAX_DEVICE_REASON: usize = 512;
 
 /// Most sealed versions one `records.erased` entry names.
 pub const MAX_ERASED_SEALS: usize = 1024;
@@ -248,6 +257,36 @@ pub enum Event {
         /// Registration time.
         registered_at: u64,
     },
+    /// A resident registered a device with its whole passport (leaf format v2; what the
+    /// portal writes).
+    #[serde(rename = "device.registered.v2")]
+    DeviceRegisteredV2(Passport),
+    /// A device passed from one resident to another (it stays active).
+    #[serde(rename = "device.transferred")]
+    DeviceTransferred {
+        /// Device id.
+        device_id: DeviceId,
+        /// The previous owner's pseudonym at the devices service.
+        from: Pseudonym,
+        /// The new owner's pseudonym at the devices service.
+        to: Pseudonym,
+        /// Time of the transfer.
+        transferred_at: u64,
+    },
+    /// A device was suspended, resumed (`active`) or retired.
+    #[serde(rename = "device.status")]
+    DeviceStatus {
+        /// Device id.
+        device_id: DeviceId,
+        /// The owner's pseudonym at the devices service.
+        owner: Pseudonym,
+        /// The state from now on.
+        state: DeviceState,
+        /// Why, in the owner's or operator's words (may be empty).
+        reason: String,
+        /// Time of the change.
+        changed_at: u64,
+    },
     /// The grant status map's root, appended as the last entry of every checkpoint.
     #[serde(rename = "status.root")]
     StatusRoot {
@@ -301,7 +340,9 @@ impl Event {
             Self::AccessReceipt { .. } => "access.receipt",
             Self::RecordsBatch { .. } => "records.batch",
             Self::RecordsErased { .. } => "records.erased",
-            Self::DeviceRegistered { .. } => "device.registered",
+            Self::DeviceRegistered { .. } | Self::DeviceRegisteredV2(_) => "device.registered",
+            Self::DeviceTransferred { .. } => "device.transferred",
+            Self::DeviceStatus { .. } => "device.status",
             Self::StatusRoot { .. } => "status.root",
         }
     }
@@ -310,7 +351,9 @@ impl Event {
     #[must_use]
     pub fn format_version(&self) -> u8 {
         match self {
-            Self::ServicePublishedV2(_) | Self::AccessReceipt { verified_at: Some(_), .. } => LEAF_V2,
+            Self::ServicePublishedV2(_)
+            | Self::AccessReceipt { verified_at: Some(_), .. }
+            | Self::DeviceRegisteredV2(_) => LEAF_V2,
             _ => LEAF_V1,
         }
     }
@@ -322,6 +365,18 @@ impl Event {
             Self::GrantIssued { grant_id, .. }
             | Self::GrantRevoked { grant_id, .. }
             | Self::AccessReceipt { grant_id, .. } => Some(*grant_id),
+            _ => None,
+        }
+    }
+
+    /// The device this event is about, if any.
+    #[must_use]
+    pub fn device_id(&self) -> Option<DeviceId> {
+        match self {
+            Self::DeviceRegistered { device_id, .. }
+            | Self::DeviceTransferred { device_id, .. }
+            | Self::DeviceStatus { device_id, .. } => Some(*device_id),
+            Self::DeviceRegisteredV2(p) => Some(p.device_id),
             _ => None,
         }
     }
@@ -428,6 +483,28 @@ impl Event {
                 w.raw(public_key);
                 w.u64(*registered_at);
             }
+            Self::DeviceRegisteredV2(passport) => {
+                w.raw(&[tag::DEVICE_REGISTERED]);
+                passport.encode_fields(&mut w)?;
+            }
+            Self::DeviceTransferred { device_id, from, to, transferred_at } => {
+                if from == to {
+                    return Err(Error::BadEvent("a device cannot be transferred to its own owner".into()));
+                }
+                w.raw(&[tag::DEVICE_TRANSFERRED]);
+                w.raw(&device_id.0);
+                w.raw(&from.0);
+                w.raw(&to.0);
+                w.u64(*transferred_at);
+            }
+            Self::DeviceStatus { device_id, owner, state, reason, changed_at } => {
+                w.raw(&[tag::DEVICE_STATUS]);
+                w.raw(&device_id.0);
+                w.raw(&owner.0);
+                w.raw(&[state.byte()]);
+                w.text_up_to("reason", reason, MAX_DEVICE_REASON)?;
+                w.u64(*changed_at);
+            }
             Self::StatusRoot { map_root, map_version, log_size, time } => {
                 w.raw(&[tag::STATUS_ROOT]);
                 w.raw(&map_root.0);
@@ -469,6 +546,7 @@ impl Event {
                     verified_at: Some(CheckpointRef { size, root }),
                 }
             }
+            (LEAF_V2, tag::DEVICE_REGISTERED) => Self::DeviceRegisteredV2(Passport::decode_fields(&mut r)?),
             (LEAF_V2, t) => return Err(Error::BadLeaf(format!("event type 0x{t:02x} has no leaf version 2"))),
             (LEAF_V1, t) => Self::decode_v1(t, &mut r)?,
             (v, _) => return Err(Error::BadLeaf(format!("unknown leaf version 0x{v:02x}"))),
@@ -557,6 +635,22 @@ impl Event {
                 let registered_at = r.u64("registered_at")?;
                 Self::DeviceRegistered { device_id, owner, kind, key_type, public_key, registered_at }
             }
+            tag::DEVICE_TRANSFERRED => {
+                let device_id = DeviceId(r.arr("device_id")?);
+                let from = Pseudonym(r.arr("from")?);
+                let to = Pseudonym(r.arr("to")?);
+                if from == to {
+                    return Err(Error::BadLeaf("device transferred to its own owner".into()));
+                }
+                Self::DeviceTransferred { device_id, from, to, transferred_at: r.u64("transferred_at")? }
+            }
+            tag::DEVICE_STATUS => Self::DeviceStatus {
+                device_id: DeviceId(r.arr("device_id")?),
+                owner: Pseudonym(r.arr("owner")?),
+                state: device::decode_state(r)?,
+                reason: r.text_up_to("reason", MAX_DEVICE_REASON)?,
+                changed_at: r.u64("changed_at")?,
+            },
             tag::STATUS_ROOT => Self::StatusRoot {
                 map_root: Hash(r.arr("map_root")?),
                 map_version: r.u64("map_version")?,

@@ -2,6 +2,7 @@
 //! versions, grants, residents' records, pseudonyms, and the gate every agency read passes.
 
 pub mod agency;
+pub mod devices;
 pub mod gate;
 pub mod grants;
 pub mod pseudonym;

@@ -41,7 +41,10 @@ fn class(method: &Method, path: &str) -> Option<Class> {
         Some(Class::ServerFunction)
     } else if *method == Method::GET && (path == "/auth/login" || path == "/auth/callback") {
         Some(Class::SignIn)
-    } else if path.starts_with("/ledger/bundle/") || path.starts_with("/me/records/") {
+    } else if path.starts_with("/ledger/bundle/")
+        || path.starts_with("/me/records/")
+        || (path.starts_with("/devices/") && path.ends_with("/passport"))
+    {
         Some(Class::ProofBundle)
     } else {
         None

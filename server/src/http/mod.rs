@@ -109,6 +109,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .route("/readyz", get(readyz))
         .merge(auth::router())
         .merge(crate::http::ledger::router())
+        .merge(crate::http::api::passport_router())
         .merge(crate::http::records::router())
         .leptos_routes_with_context(&state, routes, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

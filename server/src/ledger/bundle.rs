@@ -3,13 +3,13 @@
 //! is active or revoked as of a quorum-cosigned checkpoint.
 
 use anyhow::Context;
-use chain::bundle::{AtReadProof, BUNDLE_VERSION, EntryProof, ProofBundle, StatusProof};
+use chain::bundle::{AtReadProof, BUNDLE_V4, BUNDLE_VERSION, DeviceStatusProof, EntryProof, ProofBundle, StatusProof};
 use chain::leaf::{Event, GrantId};
 use chain::tree;
 use sqlx::PgConnection;
 
 use super::LedgerSettings;
-use super::store::{status_proof, with_stored_hashes};
+use super::store::{device_status_proof, status_proof, with_stored_hashes};
 
 /// Why no bundle can be made (yet).
 #[derive(Debug, thiserror::Error)]
@@ -74,14 +74,21 @@ async fn bundle_in(
     let status = match event.grant_id() {
         None => None,
         Some(grant_id) => {
-            // Every checkpoint closes with the status.root entry that binds the map's root.
-            let (root_entry, root_body) = entry_proof(conn, size - 1, size).await?;
-            let Event::StatusRoot { map_version, .. } = Event::decode(&root_body).map_err(anyhow::Error::from)? else {
-                return Err(anyhow::anyhow!("checkpoint {size} does not end with a status.root entry").into());
-            };
+            let (root_entry, map_version) = status_root(conn, size).await?;
             let (status, map_proof) = status_proof(conn, map_version, &grant_id).await?;
             Some(StatusProof { entry: root_entry, status, map_proof })
         }
+    };
+    // A passport: the registration with the device's state and holder now.
+    let device = match &event {
+        Event::DeviceRegisteredV2(p) => {
+            let (root_entry, map_version) = status_root(conn, size).await?;
+            let (status, map_proof) = device_status_proof(conn, map_version, &p.device_id).await?;
+            let status =
+                status.with_context(|| format!("device {} is registered but not in the status map", p.device_id))?;
+            Some(DeviceStatusProof { entry: root_entry, status, map_proof })
+        }
+        _ => None,
     };
     let at_read = match &event {
         Event::AccessReceipt { grant_id, verified_at: Some(at), .. } => {
@@ -91,7 +98,7 @@ async fn bundle_in(
     };
     // Self-check: never hand out a bundle that does not verify.
     let bundle = ProofBundle {
-        version: BUNDLE_VERSION,
+        version: if device.is_some() { BUNDLE_V4 } else { BUNDLE_VERSION },
         entry,
         checkpoint: note,
         status,
@@ -99,11 +106,22 @@ async fn bundle_in(
         at_read,
         record: None,
         anchor: None,
+        device,
     };
     if let Err(e) = chain::verify_bundle(&bundle, &bundle.policy, super::unix_now()) {
         return Err(anyhow::anyhow!("assembled bundle does not verify: {e}").into());
     }
     Ok(bundle)
+}
+
+/// The `status.root` entry closing the checkpoint of `size`, with its map version: every
+/// checkpoint closes with the entry that binds the map's root.
+async fn status_root(conn: &mut PgConnection, size: u64) -> anyhow::Result<(EntryProof, u64)> {
+    let (root_entry, root_body) = entry_proof(conn, size - 1, size).await?;
+    let Event::StatusRoot { map_version, .. } = Event::decode(&root_body)? else {
+        anyhow::bail!("checkpoint {size} does not end with a status.root entry");
+    };
+    Ok((root_entry, map_version))
 }
 
 /// What the gate verified before a receipt's read, as the receipt writer kept it, with that

@@ -16,11 +16,12 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use chain::Hash;
+use chain::device::StatusUpdate;
 use chain::leaf::Event;
 use chain::note::{Checkpoint, SignedCheckpoint};
-use chain::status::{GrantStatus, MemoryStatusStore, StatusMap};
+use chain::status::{MemoryStatusStore, StatusMap};
 use chain::tree::{self, EMPTY_ROOT};
-use chain::{GrantId, Hash};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::store::{load_status_map, with_stored_hashes, write_hashes, write_status_batch};
@@ -223,16 +224,10 @@ impl Sequencer {
             return Ok(None);
         }
 
-        let mut updates: Vec<(GrantId, GrantStatus)> = Vec::new();
+        let mut updates: Vec<StatusUpdate> = Vec::new();
         for row in &queued {
             match Event::decode(&row.body) {
-                Ok(Event::GrantIssued { grant_id, valid_until, .. }) => {
-                    updates.push((grant_id, GrantStatus::Active { until: valid_until }));
-                }
-                Ok(Event::GrantRevoked { grant_id, revoked_at, .. }) => {
-                    updates.push((grant_id, GrantStatus::Revoked { at: revoked_at }));
-                }
-                Ok(_) => {}
+                Ok(event) => updates.extend(event.status_update()),
                 Err(e) => bail!("queued entry {} does not decode: {e}", row.ledger_entry_id),
             }
         }

@@ -264,6 +264,19 @@ pub async fn status_proof(
     status_proof_prefetching(conn, version, grant_id, PREFETCH_DEPTH).await
 }
 
+/// A device's status at map `version` with its proof, as [`status_proof`] reads a grant's.
+///
+/// # Errors
+/// As [`status_proof`].
+pub async fn device_status_proof(
+    conn: &mut PgConnection,
+    version: u64,
+    device_id: &chain::leaf::DeviceId,
+) -> anyhow::Result<(Option<chain::device::DeviceStatus>, chain::MapProof)> {
+    let (value, proof) = raw_status_proof(conn, version, chain::device::status_key(device_id), PREFETCH_DEPTH).await?;
+    Ok((value.map(|v| chain::device::DeviceStatus::decode(&v)).transpose()?, proof))
+}
+
 /// [`status_proof`] with the prefetch depth as a parameter, so tests can exercise the
 /// level-by-level fallback that real maps almost never need.
 ///
@@ -275,7 +288,18 @@ pub async fn status_proof_prefetching(
     grant_id: &chain::GrantId,
     prefetch_depth: usize,
 ) -> anyhow::Result<(Option<chain::GrantStatus>, chain::MapProof)> {
-    let key_hash = chain::status::status_key(grant_id);
+    let (value, proof) = raw_status_proof(conn, version, chain::status::status_key(grant_id), prefetch_depth).await?;
+    Ok((value.map(|v| chain::GrantStatus::decode(&v)).transpose()?, proof))
+}
+
+/// The value under `key_hash` at map `version` with its proof (the walk [`status_proof`]
+/// describes).
+async fn raw_status_proof(
+    conn: &mut PgConnection,
+    version: u64,
+    key_hash: chain::Hash,
+    prefetch_depth: usize,
+) -> anyhow::Result<(Option<Vec<u8>>, chain::MapProof)> {
     let nibble = |i: usize| -> char {
         let b = key_hash.0[i / 2];
         let n = if i.is_multiple_of(2) { b >> 4 } else { b & 0x0f };
@@ -388,5 +412,5 @@ pub async fn status_proof_prefetching(
     }
     let store = MemoryStatusStore::new();
     store.write_node_batch(&NodeBatch::new(nodes, values))?;
-    Ok(StatusMap::new(store).get_with_proof(version, grant_id)?)
+    Ok(StatusMap::new(store).get_raw_with_proof(version, &key_hash)?)
 }

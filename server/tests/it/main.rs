@@ -12,6 +12,7 @@ mod anchor;
 mod api;
 mod bundle;
 mod console;
+mod devices;
 mod gate;
 mod ledger;
 mod login;

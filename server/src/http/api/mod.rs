@@ -25,6 +25,7 @@ use self::token::TokenVerifier;
 use crate::AppState;
 use crate::domain::gate::DenyReason;
 
+mod devices;
 mod error;
 mod extract;
 mod grants;
@@ -108,9 +109,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/services/{service_id}/grants", get(list_grants))
         .route("/api/v1/services/{service_id}/reads", post(read))
         .route("/api/v1/receipts/{receipt_id}/bundle", get(receipt_bundle))
+        .route("/api/v1/devices/{device_id}/readings", post(devices::post_readings))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_route))
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// `/devices/{id}/passport`: public, mounted beside the ledger's public routes (and their
+/// rate limit on proof bundles).
+pub fn passport_router() -> Router<AppState> {
+    Router::new().route("/devices/{device_id}/passport", get(devices::passport))
 }
 
 /// The guard for a running server: tokens from the configured provider, the configured rate.

@@ -1,0 +1,228 @@
+//! Devices against the real PostgreSQL, witnesses and ledger: a registered device's passport
+//! checks offline from the public endpoint, its signed readings land as the owner's data,
+//! and forged, replayed, out-of-order, future-dated or malformed readings, and readings of a
+//! suspended or retired device, are refused with nothing stored. Transfers move the passport
+//! and the readings to the new owner.
+
+use crate::harness::City;
+use chain::device::{Reading, SignedReading, serial_commitment};
+use chain::leaf::{DeviceId, DeviceState};
+use chain::{ProofBundle, verify_bundle};
+use serde_json::{Value, json};
+use server::domain::devices::{self, Change, DeviceError, NewDevice, REGISTRY};
+use server::ledger::unix_now;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+const SEED: [u8; 32] = [5; 32];
+
+fn meter(serial: &str, seed: &[u8; 32]) -> NewDevice {
+    NewDevice {
+        label: "Kitchen water meter".into(),
+        kind: "meter.water".into(),
+        brand: "Aquarius".into(),
+        model: "AQ-200".into(),
+        serial: serial.into(),
+        public_key: chain::device::public_key(seed),
+    }
+}
+
+fn reading(device: Uuid, counter: u64, value: i64) -> Reading {
+    Reading {
+        device_id: DeviceId(*device.as_bytes()),
+        counter,
+        measured_at: unix_now() - 60,
+        metric: "water.litres".into(),
+        value,
+    }
+}
+
+/// POSTs readings as the device would; status and JSON answer.
+async fn post(city: &City, device: Uuid, readings: &[SignedReading]) -> (u16, Value) {
+    post_raw(city, device, &json!({ "readings": readings })).await
+}
+
+async fn post_raw(city: &City, device: Uuid, body: &Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/devices/{device}/readings", city.portal.url))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+/// How many readings of `device` are stored, for anyone.
+async fn stored(city: &City, device: Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from behavioral_record where data->>'device' = $1")
+        .bind(device.to_string())
+        .fetch_one(&city.db)
+        .await
+        .unwrap()
+}
+
+async fn passport_bundle(city: &City, device: Uuid) -> chain::Verdict {
+    let http = reqwest::Client::new();
+    let keys = http.get(format!("{}/ledger/keys", city.portal.url)).send().await.unwrap().text().await.unwrap();
+    let policy = server::ledger::bundle::parse_keys(&keys).unwrap();
+    let resp = http.get(format!("{}/devices/{device}/passport?format=bundle", city.portal.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let bundle = ProofBundle::from_json(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(bundle.version, chain::bundle::BUNDLE_V4);
+    verify_bundle(&bundle, &policy, unix_now()).unwrap()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let li = city.resident("li").await;
+    let wang = city.resident("wang").await;
+    let key = city.portal.state.pseudonyms.clone();
+    let device = devices::register(&city.db, &key, li, &meter("AQ200-000123", &SEED), "resident").await.unwrap();
+    let id = device.device_id;
+
+    // Before the registration is cosigned the bundle is not there yet; the summary is.
+    let http = reqwest::Client::new();
+    let resp = http.get(format!("{}/devices/{id}/passport?format=bundle", city.portal.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 409);
+    city.settle().await;
+    let summary: Value =
+        http.get(format!("{}/devices/{id}/passport", city.portal.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((summary["kind"].as_str(), summary["state"].as_str()), (Some("meter.water"), Some("active")));
+    assert_eq!(summary["brand"], "Aquarius");
+    let text = summary.to_string();
+    assert!(!text.contains("AQ200-000123") && !text.contains("Kitchen"), "no serial or label in public: {text}");
+
+    // The passport checks offline: registered under Li's registry pseudonym, with the serial
+    // committed and the key published, in service.
+    let verdict = passport_bundle(&city, id).await;
+    let passport = verdict.passport.unwrap();
+    assert!(passport.in_service());
+    assert_eq!(passport.status.owner, key.pseudonym(li, REGISTRY));
+    assert_eq!(passport.passport.serial_commitment, serial_commitment(&DeviceId(*id.as_bytes()), "AQ200-000123"));
+    assert_eq!(passport.passport.public_key, chain::device::public_key(&SEED).to_vec());
+
+    // Signed readings land as Li's utility readings and move Li's data version.
+    let version = |r: Uuid| {
+        let db = city.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select data_version from resident where resident_id = $1")
+                .bind(r)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let before = version(li).await;
+    let good: Vec<SignedReading> = (1..=2).map(|c| reading(id, c, 100 * c as i64).sign(&SEED).unwrap()).collect();
+    assert_eq!(post(&city, id, &good).await, (202, json!({"accepted": 2, "counter": 2})));
+    assert!(version(li).await > before);
+    let owners: Vec<(Uuid, String, Value)> = sqlx::query_as(
+        "select resident_id, scope_key, data from behavioral_record where data->>'device' = $1 order by occurred_at",
+    )
+    .bind(id.to_string())
+    .fetch_all(&city.db)
+    .await
+    .unwrap();
+    assert_eq!(owners.len(), 2);
+    assert!(owners.iter().all(|(r, s, _)| *r == li && s == "utilities.readings"));
+    assert_eq!(owners[1].2["value"], 200);
+    assert_eq!(owners[1].2["signature"], good[1].signature.as_str(), "the device's signature travels with the data");
+
+    // Refused, and nothing stored: a replay, a forgery, an altered value, a batch whose second
+    // reading goes back, a reading from the future, a malformed body, an unknown device.
+    let (status, body) = post(&city, id, &good[1..]).await;
+    assert_eq!((status, body["reason"].as_str()), (409, Some("replayed")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("counter 2 is not above 2"), "{body}");
+    let forged = reading(id, 3, 1).sign(&[6; 32]).unwrap();
+    let (status, body) = post(&city, id, &[forged]).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("signature")), "{body}");
+    let mut altered = reading(id, 3, 1).sign(&SEED).unwrap();
+    altered.reading.value = 1_000_000;
+    assert_eq!(post(&city, id, &[altered]).await.0, 403);
+    let back = [reading(id, 4, 1).sign(&SEED).unwrap(), reading(id, 3, 1).sign(&SEED).unwrap()];
+    let (status, body) = post(&city, id, &back).await;
+    assert_eq!(status, 409);
+    assert!(body["message"].as_str().unwrap().starts_with("reading 1: counter 3 is not above 4"), "{body}");
+    let future = Reading { measured_at: unix_now() + 3600, ..reading(id, 5, 1) }.sign(&SEED).unwrap();
+    let (status, body) = post(&city, id, &[future]).await;
+    assert_eq!((status, body["reason"].as_str()), (400, Some("readings")), "{body}");
+    let (status, _) =
+        post_raw(&city, id, &json!({"readings": [{"device_id": id.simple().to_string(), "counter": "x"}]})).await;
+    assert_eq!(status, 400);
+    let (status, _) = post_raw(&city, id, &json!({"readings": []})).await;
+    assert_eq!(status, 400);
+    let stranger = Uuid::new_v4();
+    assert_eq!(post(&city, stranger, &[reading(stranger, 1, 1).sign(&SEED).unwrap()]).await.0, 404);
+    assert_eq!(stored(&city, id).await, 2);
+    let counter: i64 = sqlx::query_scalar("select last_counter from device where device_id = $1")
+        .bind(id)
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(counter, 2, "a refused batch does not move the counter");
+
+    // One key and one serial per device in service.
+    let err = devices::register(&city.db, &key, wang, &meter("OTHER", &SEED), "resident").await.unwrap_err();
+    assert!(matches!(err, DeviceError::KeyInUse), "{err}");
+    let err = devices::register(&city.db, &key, wang, &meter("AQ200-000123", &[8; 32]), "resident").await.unwrap_err();
+    assert!(matches!(err, DeviceError::SerialInUse), "{err}");
+
+    // Wang cannot touch Li's device. Suspended: refused until resumed.
+    let err = devices::change_state(&city.db, &key, wang, id, Change::Suspend, "", "resident").await.unwrap_err();
+    assert!(matches!(err, DeviceError::NotFound(_)), "{err}");
+    devices::change_state(&city.db, &key, li, id, Change::Suspend, "on holiday", "resident").await.unwrap();
+    let (status, body) = post(&city, id, &[reading(id, 3, 1).sign(&SEED).unwrap()]).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("suspended")), "{body}");
+    city.settle().await;
+    assert_eq!(passport_bundle(&city, id).await.passport.unwrap().status.state, DeviceState::Suspended);
+    devices::change_state(&city.db, &key, li, id, Change::Resume, "", "resident").await.unwrap();
+    assert_eq!(post(&city, id, &[reading(id, 3, 1).sign(&SEED).unwrap()]).await.0, 202);
+
+    // Transferred to Wang: the passport names Wang's pseudonym, new readings are Wang's.
+    let err = devices::transfer(&city.db, &key, wang, id, li, "resident").await.unwrap_err();
+    assert!(matches!(err, DeviceError::NotFound(_)), "only the holder transfers: {err}");
+    devices::transfer(&city.db, &key, li, id, wang, "resident").await.unwrap();
+    assert_eq!(post(&city, id, &[reading(id, 4, 1).sign(&SEED).unwrap()]).await.0, 202);
+    let wangs: i64 =
+        sqlx::query_scalar("select count(*) from behavioral_record where resident_id = $1 and data->>'device' = $2")
+            .bind(wang)
+            .bind(id.to_string())
+            .fetch_one(&city.db)
+            .await
+            .unwrap();
+    assert_eq!(wangs, 1);
+    city.settle().await;
+    let p = passport_bundle(&city, id).await.passport.unwrap();
+    assert_eq!((p.status.owner, p.status.state), (key.pseudonym(wang, REGISTRY), DeviceState::Active));
+    assert_eq!(p.passport.owner, key.pseudonym(li, REGISTRY), "the registration still names who registered it");
+
+    // Retired: final. Readings refused, no way back, the serial may be registered again.
+    devices::change_state(&city.db, &key, wang, id, Change::Retire, "replaced", "resident").await.unwrap();
+    let (status, body) = post(&city, id, &[reading(id, 5, 1).sign(&SEED).unwrap()]).await;
+    assert_eq!((status, body["reason"].as_str()), (403, Some("retired")), "{body}");
+    let err = devices::change_state(&city.db, &key, wang, id, Change::Resume, "", "resident").await.unwrap_err();
+    assert!(matches!(err, DeviceError::WrongState { .. }), "{err}");
+    city.settle().await;
+    assert!(!passport_bundle(&city, id).await.passport.unwrap().in_service());
+    devices::register(&city.db, &key, wang, &meter("AQ200-000123", &[9; 32]), "resident").await.unwrap();
+
+    // Every change is an entry on the log, in order.
+    let kinds: Vec<String> =
+        sqlx::query_scalar("select kind from ledger_entry where kind like 'device.%' order by ledger_entry_id")
+            .fetch_all(&city.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "device.registered",
+            "device.status",
+            "device.status",
+            "device.transferred",
+            "device.status",
+            "device.registered"
+        ]
+    );
+    city.shutdown().await;
+}
