@@ -24,6 +24,10 @@ pub struct VerifyArgs {
     /// agency API gave it), checked against the sealed content hash.
     #[arg(long)]
     pub content: Option<PathBuf>,
+    /// For a device's passport: the serial number printed on the device, checked against the
+    /// passport's serial commitment.
+    #[arg(long)]
+    pub serial: Option<String>,
 }
 
 /// Verifies and returns the printed verdict.
@@ -50,7 +54,47 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<String> {
             Some(path)
         }
     };
+    let serial = match (&args.serial, &verdict.passport) {
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!("--serial: the bundle is not a device passport"),
+        (Some(serial), Some(p)) => {
+            let id = p.passport.device_id;
+            if chain::device::serial_commitment(&id, serial) != p.passport.serial_commitment {
+                anyhow::bail!("NOT VERIFIED: serial {serial:?} is not the serial device {id} was registered with");
+            }
+            Some(serial)
+        }
+    };
     let mut out = describe(&verdict, now);
+    if let Some(p) = &verdict.passport {
+        let d = &p.passport;
+        out.push_str(&format!(
+            "  device {} ({}, {} {}), key ed25519:{}
+  registered at unix time {} by owner {}
+  \
+             as of this checkpoint (map version {}): {} since unix time {}, held by {}{}\n",
+            d.device_id,
+            d.kind,
+            d.brand,
+            d.model,
+            hex::encode(&d.public_key),
+            d.registered_at,
+            d.owner,
+            p.map_version,
+            match p.status.state {
+                chain::leaf::DeviceState::Active => "IN SERVICE",
+                chain::leaf::DeviceState::Suspended => "SUSPENDED",
+                chain::leaf::DeviceState::Retired => "RETIRED",
+            },
+            p.status.since,
+            p.status.owner,
+            if p.status.owner == d.owner { " (the registrant)" } else { " (transferred since registration)" },
+        ));
+        out.push_str(&match serial {
+            Some(s) => format!("  serial {s:?}: MATCHES the passport's serial commitment\n"),
+            None => "  serial not checked (pass --serial <serial number>)\n".to_owned(),
+        });
+    }
     if let Some(r) = &verdict.record {
         let v = &r.record;
         out.push_str(&format!(

@@ -82,7 +82,8 @@ async fn bundles_prove_entries_and_grant_status_offline(_p: PgPoolOptions, opts:
     let (bundle_file, keys_file) = (dir.0.join("grant.json"), dir.0.join("keys.txt"));
     std::fs::write(&bundle_file, &grant_json).unwrap();
     std::fs::write(&keys_file, &keys_text).unwrap();
-    let args = VerifyArgs { bundle: bundle_file.clone(), keys: keys_file.clone(), at: None, content: None };
+    let args =
+        VerifyArgs { bundle: bundle_file.clone(), keys: keys_file.clone(), at: None, content: None, serial: None };
     let out = run(&args).unwrap();
     assert!(out.starts_with("VERIFIED: entry #1 (grant.issued)"), "{out}");
     assert!(out.contains("ACTIVE"), "{out}");
@@ -109,8 +110,14 @@ async fn bundles_prove_entries_and_grant_status_offline(_p: PgPoolOptions, opts:
     let flipped = if leaf.starts_with('A') { leaf.replacen('A', "B", 1) } else { format!("A{}", &leaf[1..]) };
     tampered["entry"]["leaf"] = serde_json::Value::String(flipped);
     std::fs::write(&bundle_file, tampered.to_string()).unwrap();
-    let err =
-        run(&VerifyArgs { bundle: bundle_file.clone(), keys: keys_file.clone(), at: None, content: None }).unwrap_err();
+    let err = run(&VerifyArgs {
+        bundle: bundle_file.clone(),
+        keys: keys_file.clone(),
+        at: None,
+        content: None,
+        serial: None,
+    })
+    .unwrap_err();
     assert!(format!("{err:#}").starts_with("NOT VERIFIED"), "{err:#}");
 
     // Keys of another log: refused.
@@ -118,7 +125,7 @@ async fn bundles_prove_entries_and_grant_status_offline(_p: PgPoolOptions, opts:
     let stranger = NoteSigner::from_seed("ledger.onecity.example", &[99; 32]).unwrap().verifier_key();
     let other_keys = keys_text.replacen(keys_text.lines().next().unwrap(), &stranger.to_string(), 1);
     std::fs::write(&keys_file, other_keys).unwrap();
-    assert!(run(&VerifyArgs { bundle: bundle_file, keys: keys_file, at: None, content: None }).is_err());
+    assert!(run(&VerifyArgs { bundle: bundle_file, keys: keys_file, at: None, content: None, serial: None }).is_err());
 
     drop(portal);
     consortium.shutdown().await;

@@ -61,13 +61,18 @@ async fn stored(city: &City, device: Uuid) -> i64 {
         .unwrap()
 }
 
-async fn passport_bundle(city: &City, device: Uuid) -> chain::Verdict {
+async fn passport_text(city: &City, device: Uuid) -> (String, String) {
     let http = reqwest::Client::new();
     let keys = http.get(format!("{}/ledger/keys", city.portal.url)).send().await.unwrap().text().await.unwrap();
-    let policy = server::ledger::bundle::parse_keys(&keys).unwrap();
     let resp = http.get(format!("{}/devices/{device}/passport?format=bundle", city.portal.url)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let bundle = ProofBundle::from_json(&resp.text().await.unwrap()).unwrap();
+    (resp.text().await.unwrap(), keys)
+}
+
+async fn passport_bundle(city: &City, device: Uuid) -> chain::Verdict {
+    let (text, keys) = passport_text(city, device).await;
+    let policy = server::ledger::bundle::parse_keys(&keys).unwrap();
+    let bundle = ProofBundle::from_json(&text).unwrap();
     assert_eq!(bundle.version, chain::bundle::BUNDLE_V4);
     verify_bundle(&bundle, &policy, unix_now()).unwrap()
 }
@@ -101,6 +106,29 @@ async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPool
     assert_eq!(passport.status.owner, key.pseudonym(li, REGISTRY));
     assert_eq!(passport.passport.serial_commitment, serial_commitment(&DeviceId(*id.as_bytes()), "AQ200-000123"));
     assert_eq!(passport.passport.public_key, chain::device::public_key(&SEED).to_vec());
+    // A brand platform with the two files and the serial on the device checks the same with
+    // the CLI; another serial is refused.
+    let dir = crate::harness::TempDir::new("passport");
+    let (text, keys) = passport_text(&city, id).await;
+    let (bundle_file, keys_file) = (dir.0.join("passport.json"), dir.0.join("keys.txt"));
+    std::fs::write(&bundle_file, text).unwrap();
+    std::fs::write(&keys_file, keys).unwrap();
+    let args = server::cli::verify::VerifyArgs {
+        bundle: bundle_file,
+        keys: keys_file,
+        at: None,
+        content: None,
+        serial: Some("AQ200-000123".into()),
+    };
+    let out = server::cli::verify::run(&args).unwrap();
+    assert!(out.contains("IN SERVICE") && out.contains("(the registrant)"), "{out}");
+    assert!(out.contains("serial \"AQ200-000123\": MATCHES"), "{out}");
+    let err = format!(
+        "{:#}",
+        server::cli::verify::run(&server::cli::verify::VerifyArgs { serial: Some("AQ200-000124".into()), ..args })
+            .unwrap_err()
+    );
+    assert!(err.starts_with("NOT VERIFIED: serial \"AQ200-000124\" is not the serial"), "{err}");
 
     // Signed readings land as Li's utility readings and move Li's data version.
     let version = |r: Uuid| {

@@ -111,6 +111,7 @@ async fn an_agency_reads_granted_data_through_the_gate_and_the_resident_can_prov
         keys: keys_file.clone(),
         at: None,
         content: None,
+        serial: None,
     };
     let out = server::cli::verify::run(&args).unwrap();
     assert!(out.contains("ACTIVE AT THE TIME OF THE READ") && !out.contains("NOT ACTIVE"), "{out}");

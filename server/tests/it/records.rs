@@ -262,7 +262,8 @@ async fn amendment_keeps_the_old_seal_and_the_agency_gets_each_record_with_its_p
         reqwest::get(format!("{}/ledger/keys", city.portal.url)).await.unwrap().text().await.unwrap(),
     )
     .unwrap();
-    let args = server::cli::verify::VerifyArgs { bundle: proof, keys, at: None, content: Some(content.clone()) };
+    let args =
+        server::cli::verify::VerifyArgs { bundle: proof, keys, at: None, content: Some(content.clone()), serial: None };
     let out = server::cli::verify::run(&args).unwrap();
     assert!(out.contains("SEALED by unix time") && out.contains("content") && out.contains("MATCHES"), "{out}");
     std::fs::write(&content, json!({"address": "li Lane 1", "share": 1}).to_string()).unwrap();
