@@ -446,7 +446,9 @@ pub async fn ingest(db: &PgPool, device_id: Uuid, readings: &[SignedReading]) ->
     let mut tx = db.begin().await?;
     // The row lock orders concurrent requests of one device: the second sees the first's counter.
     let device = sqlx::query!(
-        "select resident_id, kind, public_key, key_type, state, last_counter from device where device_id = $1 for update",
+        r#"select d.resident_id, d.kind, d.public_key, d.state, d.last_counter, e.body as registration
+           from device d join ledger_entry e on e.ledger_entry_id = d.registered_entry_id
+           where d.device_id = $1 for update of d"#,
         device_id
     )
     .fetch_optional(&mut *tx)
@@ -456,13 +458,25 @@ pub async fn ingest(db: &PgPool, device_id: Uuid, readings: &[SignedReading]) ->
         return Err(ReadingError::NotInService(device.state));
     }
     let id = DeviceId(*device_id.as_bytes());
-    let key_type = u8::try_from(device.key_type).map_err(anyhow::Error::from)?;
+    // Signatures are checked with the key the registration entry published (the log's copy,
+    // which the sequencer's integrity check covers), never with the row's alone: a key
+    // swapped in the row behind the server's back is an alarm, not a new device identity.
+    let passport = match Event::decode(&device.registration) {
+        Ok(Event::DeviceRegisteredV2(p)) if p.device_id == id && p.public_key == device.public_key => p,
+        _ => {
+            let detail = format!("device {device_id}: its row's key is not the key its registration entry published");
+            drop(tx);
+            let mut conn = db.acquire().await?;
+            crate::ledger::raise_alarm(&mut conn, "device.tampered", &detail).await?;
+            return Err(ReadingError::Other(anyhow::anyhow!(detail)));
+        }
+    };
     let horizon = OffsetDateTime::now_utc().unix_timestamp() + MAX_CLOCK_SKEW_SECS;
     let mut last = device.last_counter;
     let mut times = Vec::with_capacity(readings.len());
     let mut data = Vec::with_capacity(readings.len());
     for (index, r) in readings.iter().enumerate() {
-        r.verify(key_type, &device.public_key, &id).map_err(|e| match e {
+        r.verify(passport.key_type, &passport.public_key, &id).map_err(|e| match e {
             chain::Error::BadReadingSignature => ReadingError::BadSignature { index },
             other => ReadingError::Malformed { index, problem: other.to_string() },
         })?;

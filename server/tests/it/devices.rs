@@ -190,6 +190,28 @@ async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPool
         .unwrap();
     assert_eq!(counter, 2, "a refused batch does not move the counter");
 
+    // A key swapped in the row behind the server's back does not become the device's key.
+    let swap = |k: [u8; 32]| {
+        let db = city.db.clone();
+        async move {
+            sqlx::query("update device set public_key = $2 where device_id = $1")
+                .bind(id)
+                .bind(chain::device::public_key(&k).to_vec())
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+    };
+    swap([11; 32]).await;
+    assert_eq!(post(&city, id, &[reading(id, 3, 1).sign(&[11; 32]).unwrap()]).await.0, 500);
+    let alarms: i64 = sqlx::query_scalar("select count(*) from ledger_alarm where kind = 'device.tampered'")
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(alarms, 1);
+    swap(SEED).await;
+    assert_eq!(stored(&city, id).await, 2);
+
     // One key and one serial per device in service.
     let err = devices::register(&city.db, &key, wang, &meter("OTHER", &SEED), "resident").await.unwrap_err();
     assert!(matches!(err, DeviceError::KeyInUse), "{err}");
