@@ -28,6 +28,22 @@ export ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT"
 export ONECITY_PSEUDONYM_KEY_FILE="$DATA/keys/pseudonym.key"
 "$BIN" seed
 ledger_stack_start "$BIN" "$PG_PORT" "$DATA" "${ONECITY_WITNESS_BASE_PORT:-4201}" "${ONECITY_ANVIL_PORT:-8545}"
+
+# Demo devices of resident1, driven by the simulator below so My devices shows live readings.
+# Their keys stay in .data/devices; a device already registered under a key is reused.
+SIM_DEVICES=()
+demo_device() { # NAME KIND BRAND MODEL SERIAL LABEL METRIC
+  local key="$DATA/devices/$1.key" pub id
+  mkdir -p "$DATA/devices"
+  pub="$("$BIN" device keygen --key-file "$key")"
+  id="$(psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d onecity -tAc "select device_id from device where public_key = decode('$pub', 'hex')")"
+  [ -n "$id" ] || id="$("$BIN" device register --account resident1 --kind "$2" --brand "$3" --model "$4" \
+    --serial "$5" --label "$6" --key-file "$key")"
+  SIM_DEVICES+=(--device "$id,$key,$7")
+}
+demo_device water meter.water Aquarius AQ-200 AQ200-000123 "Kitchen water meter" water.litres
+demo_device door lock.door Lockwell "Smart Deadbolt 3" LW3-88412 "Front door" door.open
+demo_device air sensor.air Breeze "Air One" BRZ-00417 "Living room air" air.pm25
 export ONECITY_ANCHOR_INTERVAL_SECS="${ONECITY_ANCHOR_INTERVAL_SECS:-15}"
 
 ONECITY_PROFILE=dev \
@@ -38,6 +54,9 @@ ONECITY_PROFILE=dev \
   "$BIN" serve &
 STARTED_PIDS+=($!)
 wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
+"$BIN" device simulate --url "http://127.0.0.1:$PORTAL_PORT" "${SIM_DEVICES[@]}" --interval-ms 5000 \
+  >"$DATA/simulator.log" 2>&1 &
+STARTED_PIDS+=($!)
 
 cat >&2 <<MSG
 
@@ -48,7 +67,9 @@ cat >&2 <<MSG
   witnesses:           ${WITNESS_NAMES[*]}
   local chain (anvil): $ONECITY_ANCHOR_RPC_URL  (anchors: /ledger/anchors)
   database:            $DATABASE_URL
+  devices:             resident1's water meter, door lock and air sensor send signed readings every 5 s
+                       (log: .data/simulator.log)
   Ctrl-C stops everything.
 
 MSG
-wait "${STARTED_PIDS[-1]}"
+wait "${STARTED_PIDS[-2]}"

@@ -10,6 +10,7 @@ use crate::i18n::{self, Locale, use_locale, use_messages};
 use crate::pages::consent::ConsentPage;
 use crate::pages::console::{ConsolePage, ConsoleServicePage};
 use crate::pages::data_use::DataUsePage;
+use crate::pages::devices::DevicesPage;
 use crate::pages::home::HomePage;
 use crate::pages::permissions::PermissionsPage;
 use crate::pages::records::RecordsPage;
@@ -108,6 +109,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/transparency") view={Lazy::<Transparency>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/records") view={Lazy::<Records>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/devices") view={Lazy::<Devices>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/verify") view={Lazy::<Verify>::new()} ssr=SsrMode::InOrder />
                 </Routes>
                 </ErrorBoundary>
@@ -149,6 +151,7 @@ lazy_page! {
     ConsoleService => ConsoleServicePage,
     Transparency => TransparencyPage,
     Records => RecordsPage,
+    Devices => DevicesPage,
     Verify => VerifyPage,
 }
 
@@ -232,6 +235,9 @@ fn Nav(me: Option<Me>) -> impl IntoView {
                             </li>
                             <li>
                                 <A href="/records">{t.nav_records}</A>
+                            </li>
+                            <li>
+                                <A href="/devices">{t.nav_devices}</A>
                             </li>
                         }
                     })}

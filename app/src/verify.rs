@@ -224,6 +224,77 @@ pub async fn verify_seal(record: Uuid, version: i32, content: String) -> Result<
     })
 }
 
+/// What the browser established about a device's passport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassportChecked {
+    /// The state in the cosigned status map: `active`, `suspended` or `retired`.
+    pub state: &'static str,
+    pub cosigners: usize,
+    pub checkpoint_size: u64,
+}
+
+impl PassportChecked {
+    /// (CSS class, `data-verify` value, text).
+    #[must_use]
+    pub fn badge(&self, locale: Locale) -> (&'static str, &'static str, String) {
+        let by = locale.verified_by(self.cosigners, self.checkpoint_size);
+        match self.state {
+            "active" => ("verified", "verified", by),
+            state => ("revoked", "verified-not-in-service", format!("{by} · {}", locale.device_state(state))),
+        }
+    }
+}
+
+/// The passport fields a page shows, compared with what the ledger holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassportShown {
+    pub device_id: Uuid,
+    pub kind: String,
+    pub brand: String,
+    pub model: String,
+    pub public_key: String,
+    pub state: String,
+}
+
+/// Checks a device's passport: fetches its bundle, verifies it (keys as for
+/// [`verify_entry`]), and compares the registration and the cosigned state with what the page
+/// shows, naming the first field that differs.
+///
+/// # Errors
+/// See [`CheckError`].
+#[cfg(feature = "hydrate")]
+pub async fn verify_passport(shown: PassportShown) -> Result<PassportChecked, CheckError> {
+    use chain::bundle::verify_bundle;
+
+    let (policy, bundle) = trusted_bundle(&format!("/devices/{}/passport?format=bundle", shown.device_id)).await?;
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let passport = verdict.passport.ok_or_else(|| CheckError::Failed("the proof is not a passport".into()))?;
+    let p = &passport.passport;
+    let checks = [
+        (p.device_id.0 == *shown.device_id.as_bytes(), "device_id"),
+        (p.kind == shown.kind, "kind"),
+        (p.brand == shown.brand, "brand"),
+        (p.model == shown.model, "model"),
+        (p.public_key.iter().map(|b| format!("{b:02x}")).collect::<String>() == shown.public_key, "public_key"),
+        (passport.status.state.name() == shown.state, "state"),
+    ];
+    if let Some((_, field)) = checks.iter().find(|(same, _)| !same) {
+        return Err(CheckError::Differs(field));
+    }
+    Ok(PassportChecked {
+        state: passport.status.state.name(),
+        cosigners: verdict.cosigners.len(),
+        checkpoint_size: verdict.checkpoint.size,
+    })
+}
+
+/// On the server the badge is never computed: the browser does it.
+#[cfg(not(feature = "hydrate"))]
+pub async fn verify_passport(_shown: PassportShown) -> Result<PassportChecked, CheckError> {
+    std::future::pending().await
+}
+
 /// On the server the badge is never computed: the browser does it.
 #[cfg(not(feature = "hydrate"))]
 pub async fn verify_seal(_record: Uuid, _version: i32, _content: String) -> Result<SealChecked, CheckError> {
@@ -243,7 +314,8 @@ async fn trusted_bundle(url: &str) -> Result<(chain::WitnessPolicy, chain::Proof
     let policy =
         chain::bundle::parse_policy(&keys).map_err(|e| CheckError::Failed(format!("the ledger's keys: {e}")))?;
     let (status, body) = get(url).await?;
-    if status == 404 {
+    // 404 from the ledger's routes, 409 `not_yet_cosigned` from the JSON ones.
+    if status == 404 || status == 409 {
         return Err(CheckError::NotCosigned);
     }
     if status != 200 {

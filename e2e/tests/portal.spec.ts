@@ -309,6 +309,10 @@ test('every page passes axe and fits a phone and a desktop', async ({ page, brow
   await page.goto('/verify');
   await ready(page, testInfo);
   await auditAndShoot(page, testInfo, 'verify');
+  await page.goto('/devices');
+  await ready(page, testInfo);
+  await expect(page.locator('#register-form')).toBeVisible();
+  await auditAndShoot(page, testInfo, 'devices');
 
   const staff = await person(browser, testInfo);
   await signIn(staff, testInfo, 'staff1');

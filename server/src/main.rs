@@ -30,6 +30,9 @@ enum Command {
     /// Seal, amend or erase confirmation records (operators).
     #[command(subcommand)]
     Records(server::cli::records::RecordsCommand),
+    /// Device keys, registration for a resident, and a simulator of devices sending readings.
+    #[command(subcommand)]
+    Device(server::cli::device::DeviceCommand),
 }
 
 #[derive(clap::Args)]
@@ -64,6 +67,7 @@ fn main() -> std::process::ExitCode {
             Command::Witness(command) => server::witness::run(command).await,
             Command::Verify(args) => server::cli::verify::run(&args).map(|verdict| print!("{verdict}")),
             Command::Records(command) => server::cli::records::run(command).await,
+            Command::Device(command) => server::cli::device::run(command).await,
         }
     });
     match result {

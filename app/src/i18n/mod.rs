@@ -308,6 +308,45 @@ impl Locale {
         self.pick(en, zh).to_owned()
     }
 
+    /// The readings chart's text alternative.
+    #[must_use]
+    pub fn readings_chart(self, metric: &str, n: usize, lo: i64, hi: i64) -> String {
+        match self {
+            Self::En => format!("{n} readings of {metric}, from {lo} to {hi}, oldest on the left"),
+            Self::Zh => format!("{metric}的{n}个读数，范围{lo}至{hi}，左侧为最早"),
+        }
+    }
+
+    /// A device's state in words.
+    #[must_use]
+    pub fn device_state(self, state: &str) -> String {
+        let (en, zh) = match state {
+            "active" => ("in service", "使用中"),
+            "suspended" => ("suspended: its readings are refused", "已暂停：其读数将被拒绝"),
+            "retired" => ("retired", "已停用"),
+            _ => return state.to_owned(),
+        };
+        self.pick(en, zh).to_owned()
+    }
+
+    /// A device kind in words; an unknown kind as it is.
+    #[must_use]
+    pub fn device_kind(self, kind: &str) -> String {
+        let (en, zh) = match kind {
+            "meter.water" => ("Water meter", "水表"),
+            "meter.electricity" => ("Electricity meter", "电表"),
+            "meter.gas" => ("Gas meter", "燃气表"),
+            "lock.door" => ("Door lock", "门锁"),
+            "lock.bike" => ("Bike lock", "自行车锁"),
+            "sensor.air" => ("Air sensor", "空气传感器"),
+            "sensor.leak" => ("Leak sensor", "漏水传感器"),
+            "valve.water" => ("Water valve", "水阀"),
+            "light" => ("Light", "灯"),
+            _ => return kind.to_owned(),
+        };
+        self.pick(en, zh).to_owned()
+    }
+
     /// A checkpoint checked by the portal (not the browser).
     #[must_use]
     pub fn cosigned(self, cosigners: usize, size: u64) -> String {

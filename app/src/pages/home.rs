@@ -112,6 +112,7 @@ fn MyCityBody(city: MyCityView) -> impl IntoView {
                         }
                             .into_any()
                     })}
+                {(!city.devices.is_empty()).then(|| view! { <DeviceList devices=city.devices /> })}
                 {view! { <Notices notices=city.notices /> }.into_any()}
             </aside>
         </div>
@@ -342,6 +343,43 @@ pub fn Offer(offer: OfferView, scopes: Vec<ScopeView>, signed_in: bool) -> impl 
                 </a>
             </p>
         </article>
+    }
+}
+
+/// The resident's devices with what each said last; the Devices page has the rest.
+#[component]
+fn DeviceList(devices: Vec<crate::serverfns::city::DeviceSummary>) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    view! {
+        <section aria-labelledby="devices-title">
+            <h2 id="devices-title">{t.nav_devices}</h2>
+            <ul class="my-devices" id="my-devices">
+                {devices
+                    .into_iter()
+                    .map(|d| {
+                        view! {
+                            <li data-device=d.device_id.to_string()>
+                                <a href=format!("/devices#device-{}", d.device_id)>{d.label}</a>
+                                " · " {locale.device_kind(&d.kind)}
+                                {(d.state != "active").then(|| view! { " · " <span class="badge revoked">{locale.device_state(&d.state)}</span> })}
+                                <br />
+                                {match d.latest {
+                                    Some((metric, value, at)) => view! {
+                                        <span class="reading">
+                                            <code>{metric}</code> " " <strong>{value}</strong> " · "
+                                            <time datetime=at.clone()>{locale.date_time(&at)}</time>
+                                        </span>
+                                    }
+                                    .into_any(),
+                                    None => view! { <span class="muted">{t.device_no_readings}</span> }.into_any(),
+                                }}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod consent;
 pub mod console;
 pub mod data_use;
+pub mod devices;
 pub mod home;
 pub mod permissions;
 pub mod records;

@@ -83,6 +83,19 @@ pub struct MyCityView {
     pub offers: Vec<OfferView>,
     pub notices: Vec<NoticeView>,
     pub scopes: Vec<ScopeView>,
+    /// The resident's devices in service or suspended, with their newest reading.
+    pub devices: Vec<DeviceSummary>,
+}
+
+/// A device on My City: what it is and what it said last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSummary {
+    pub device_id: uuid::Uuid,
+    pub label: String,
+    pub kind: String,
+    pub state: String,
+    /// The newest signed reading of the last 31 days: metric, value, when (RFC 3339).
+    pub latest: Option<(String, i64, String)>,
 }
 
 /// A service the resident enabled, and what it shows them.

@@ -4,6 +4,7 @@
 
 pub mod agency;
 pub mod city;
+pub mod devices;
 pub mod me;
 pub mod records;
 pub mod resident;

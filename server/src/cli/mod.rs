@@ -1,5 +1,6 @@
-//! Command-line tools beside the server: the offline proof verifier and the operator's
-//! records commands.
+//! Command-line tools beside the server: the offline proof verifier, the operator's records
+//! commands, and device keys, registration and simulation.
 
+pub mod device;
 pub mod records;
 pub mod verify;

@@ -177,6 +177,15 @@ pub fn scope_of(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("home.devices", |(_, s)| s)
 }
 
+/// Moves the residents' data version (their pages show their devices), in the caller's
+/// transaction.
+async fn touch(conn: &mut PgConnection, residents: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query!("update resident set data_version = data_version + 1 where resident_id = any($1)", residents)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Registers a device for `resident_id`: its row and its `device.registered` entry in one
 /// transaction. `registered_by` is `resident` or `platform:<client id>`.
 ///
@@ -225,6 +234,7 @@ pub async fn register(
     )
     .execute(&mut *tx)
     .await?;
+    touch(&mut tx, &[resident_id]).await?;
     tx.commit().await?;
     get_own(db, resident_id, device_id).await
 }
@@ -339,6 +349,7 @@ pub async fn change_state(
     )
     .execute(&mut *tx)
     .await?;
+    touch(&mut tx, &[resident_id]).await?;
     tx.commit().await?;
     get_own(db, resident_id, device_id).await
 }
@@ -387,6 +398,7 @@ pub async fn transfer(
     )
     .execute(&mut *tx)
     .await?;
+    touch(&mut tx, &[from, to]).await?;
     tx.commit().await?;
     get_own(db, to, device_id).await
 }

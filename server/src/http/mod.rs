@@ -83,12 +83,15 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         let city: Arc<dyn app::serverfns::city::ssr::City> = state.city.clone();
         let records: Arc<dyn app::serverfns::records::ssr::Records> =
             Arc::new(crate::portal::records::RecordService::new(state.db.clone(), state.ledger.clone()));
+        let devices: Arc<dyn app::serverfns::devices::ssr::Devices> =
+            Arc::new(crate::portal::devices::DeviceService::new(state.db.clone(), state.pseudonyms.clone()));
         let accounts: Arc<dyn app::serverfns::me::ssr::Accounts> =
             Arc::new(crate::portal::accounts::AccountService::new(state.db.clone()));
         move || {
             provide_context(accounts.clone());
             provide_context(residents.clone());
             provide_context(records.clone());
+            provide_context(devices.clone());
             provide_context(agencies.clone());
             provide_context(city.clone());
             provide_context(csp.clone());

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod agencies;
 pub mod city;
+pub mod devices;
 pub mod records;
 pub mod residents;
 pub mod views;

@@ -14,8 +14,8 @@ use crate::clock::rfc3339;
 use app::error::ssr::internal;
 use app::serverfns::city::ssr::City;
 use app::serverfns::city::{
-    AlarmView, AnchorView, CardCheck, CardView, CheckpointView, FacilityView, MapView, MyCityView, NoticeView,
-    PublicCityView, SealsView, TransparencyView, WitnessView,
+    AlarmView, AnchorView, CardCheck, CardView, CheckpointView, DeviceSummary, FacilityView, MapView, MyCityView,
+    NoticeView, PublicCityView, SealsView, TransparencyView, WitnessView,
 };
 use app::serverfns::resident::ssr::Residents;
 use app::serverfns::resident::{AppError, OfferView, ScopeView};
@@ -297,7 +297,40 @@ impl City for CityService {
                 ..o.clone()
             })
             .collect();
+        let devices = sqlx::query!(
+            // language=PostgreSQL
+            r#"select d.device_id, d.label, d.kind, d.state, r.occurred_at as "at?", r.data as "data?"
+               from device d
+               left join lateral (
+                   select b.occurred_at, b.data from behavioral_record b
+                   where b.resident_id = d.resident_id and b.scope_key in ('utilities.readings', 'home.devices')
+                     and b.data->>'device' = d.device_id::text
+                     and b.occurred_at > now() - interval '31 days'
+                   order by b.occurred_at desc limit 1) r on true
+               where d.resident_id = $1 and d.state <> 'retired'
+               order by d.registered_at, d.device_id"#,
+            resident
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|d| DeviceSummary {
+            device_id: d.device_id,
+            label: d.label,
+            kind: d.kind,
+            state: d.state,
+            latest: d.at.zip(d.data).map(|(at, data)| {
+                (
+                    data["metric"].as_str().unwrap_or_default().to_owned(),
+                    data["value"].as_i64().unwrap_or(0),
+                    rfc3339(at),
+                )
+            }),
+        })
+        .collect();
         Ok(MyCityView {
+            devices,
             name: who.display_name,
             notices: city.notices(district.as_ref().map(|d| d.district_id.as_str()), false, OffsetDateTime::now_utc()),
             district,

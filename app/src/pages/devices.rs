@@ -1,0 +1,292 @@
+//! My devices: each device with its passport on the city ledger, checked in the browser
+//! against what the page shows; its latest signed readings, as a chart and a table; the
+//! forms to suspend, resume or retire it; and the form to register a new one.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::components::{CheckedBadge, ErrorNote, poll_while};
+use crate::i18n::{use_locale, use_messages};
+use crate::serverfns::devices::{ChangeDevice, DeviceView, DevicesView, ReadingView, RegisterDevice, my_devices};
+use crate::verify::{PassportShown, verify_passport};
+
+#[component]
+pub fn DevicesPage() -> impl IntoView {
+    let t = use_messages();
+    let register = ServerAction::<RegisterDevice>::new();
+    let change = ServerAction::<ChangeDevice>::new();
+    let data = Resource::new(move || (register.version().get(), change.version().get()), |_| my_devices());
+    // A new passport or state change is cosigned within seconds: follow it until it can be
+    // checked. Readings arrive as devices send them: the page shows them when reloaded.
+    poll_while(data, std::time::Duration::from_secs(3), |v: &DevicesView| v.devices.iter().any(|d| !d.provable));
+    let error = move || {
+        register
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| change.value().get().and_then(Result::err))
+            .map(|e| view! { <ErrorNote error=e /> })
+    };
+    view! {
+        <Title text=format!("{} — onecity", t.devices_title) />
+        <h1>{t.devices_title}</h1>
+        <p class="lead">{t.devices_lead}</p>
+        {error}
+        <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => view! { <Devices view=v register change /> }.into_any(),
+                    Err(e) => view! { <ErrorNote error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Devices(
+    view: DevicesView,
+    register: ServerAction<RegisterDevice>,
+    change: ServerAction<ChangeDevice>,
+) -> impl IntoView {
+    let t = use_messages();
+    let DevicesView { devices, kinds } = view;
+    view! {
+        {if devices.is_empty() {
+            view! { <p class="note">{t.no_devices}</p> }.into_any()
+        } else {
+            view! {
+                <div class="devices" id="devices">
+                    {devices.into_iter().map(|d| view! { <Device device=d change /> }).collect_view()}
+                </div>
+            }
+            .into_any()
+        }}
+        <Register kinds register />
+    }
+}
+
+#[component]
+fn Device(device: DeviceView, change: ServerAction<ChangeDevice>) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    let id = device.device_id;
+    let shown = PassportShown {
+        device_id: id,
+        kind: device.kind.clone(),
+        brand: device.brand.clone(),
+        model: device.model.clone(),
+        public_key: device.public_key.clone(),
+        state: device.state.clone(),
+    };
+    let state_class = if device.state == "active" { "badge active" } else { "badge revoked" };
+    let retire_box = format!("retire-confirm-{id}");
+    let reason_id = format!("reason-{id}");
+    let live = device.state != "retired";
+    let toggle = if device.state == "active" { ("suspend", t.device_suspend) } else { ("resume", t.device_resume) };
+    view! {
+        <article class="card device" id=format!("device-{id}") data-device=id.to_string() data-state=device.state.clone()
+            aria-labelledby=format!("device-title-{id}")>
+            <h2 id=format!("device-title-{id}")>{device.label.clone()}</h2>
+            <p class="muted">
+                {locale.device_kind(&device.kind)} " · " {device.brand.clone()} " " {device.model.clone()} " · "
+                <span class=state_class>{locale.device_state(&device.state)}</span>
+            </p>
+            <dl class="facts">
+                <div>
+                    <dt>{t.device_passport}</dt>
+                    <dd>
+                        {if device.provable {
+                            view! { <PassportBadge shown /> }.into_any()
+                        } else {
+                            view! { <span class="badge pending" data-verify="pending">{t.device_passport_pending}</span> }
+                                .into_any()
+                        }}
+                    </dd>
+                </div>
+                <div>
+                    <dt>{t.device_registered}</dt>
+                    <dd>
+                        <time datetime=device.registered_at.clone()>{locale.date_time(&device.registered_at)}</time>
+                    </dd>
+                </div>
+                <div>
+                    <dt>{t.device_serial}</dt>
+                    <dd>{device.serial.clone()}</dd>
+                </div>
+                <div>
+                    <dt>{t.device_key}</dt>
+                    <dd>
+                        <code class="key">{device.public_key.clone()}</code>
+                    </dd>
+                </div>
+            </dl>
+            <p class="downloads">
+                <a href=format!("/devices/{id}/passport?format=bundle") rel="external" download=format!("passport-{id}.json")
+                    class="download">
+                    {t.device_download_passport}
+                </a>
+            </p>
+            <Readings readings=device.readings />
+            {live
+                .then(|| {
+                    view! {
+                        <div class="device-actions">
+                            <ActionForm action=change>
+                                <input type="hidden" name="device_id" value=id.to_string() />
+                                <input type="hidden" name="change" value=toggle.0 />
+                                <p>
+                                    <label for=reason_id.clone()>{t.device_reason}</label>
+                                    <input id=reason_id.clone() name="reason" maxlength="200" />
+                                </p>
+                                <button type="submit" data-action=toggle.0>{toggle.1}</button>
+                            </ActionForm>
+                            <details class="erase">
+                                <summary>{t.device_retire_title}</summary>
+                                <ActionForm action=change>
+                                    <input type="hidden" name="device_id" value=id.to_string() />
+                                    <input type="hidden" name="change" value="retire" />
+                                    <p class="choice">
+                                        <input type="checkbox" id=retire_box.clone() name="confirm" value="retire" required=true />
+                                        <label for=retire_box>{t.device_retire_confirm}</label>
+                                    </p>
+                                    <button type="submit" class="danger" data-action="retire">
+                                        {t.device_retire_button}
+                                        <span class="visually-hidden">": " {device.label.clone()}</span>
+                                    </button>
+                                </ActionForm>
+                            </details>
+                        </div>
+                    }
+                })}
+        </article>
+    }
+}
+
+/// The passport's badge, computed by the browser from the bundle and the fields shown.
+#[component]
+fn PassportBadge(shown: PassportShown) -> impl IntoView {
+    let locale = use_locale();
+    let (badge, set_badge) = signal(None::<(&'static str, &'static str, String)>);
+    Effect::new(move |_| {
+        let shown = shown.clone();
+        leptos::task::spawn_local(async move {
+            let b = match verify_passport(shown).await {
+                Ok(v) => v.badge(locale),
+                Err(e) => e.badge(locale),
+            };
+            set_badge.set(Some(b));
+        });
+    });
+    view! { <CheckedBadge badge /> }
+}
+
+/// The latest readings: a line per metric over time (drawn on the server, so it shows without
+/// JavaScript), and the newest ten as a table.
+#[component]
+fn Readings(readings: Vec<ReadingView>) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    if readings.is_empty() {
+        return view! { <p class="muted readings-none">{t.device_no_readings}</p> }.into_any();
+    }
+    let metric = readings[0].metric.clone();
+    // Oldest first, one metric (the newest reading's): a chart of mixed units would mislead.
+    let mut series: Vec<&ReadingView> = readings.iter().filter(|r| r.metric == metric).collect();
+    series.reverse();
+    let (lo, hi) = series.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| (lo.min(r.value), hi.max(r.value)));
+    let span = (hi - lo).max(1) as f64;
+    let n = series.len().max(2) - 1;
+    let points: Vec<String> = series
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("{:.1},{:.1}", 300.0 * i as f64 / n as f64, 90.0 - 80.0 * (r.value - lo) as f64 / span))
+        .collect();
+    let label = locale.readings_chart(&metric, series.len(), lo, hi);
+    let title = label.clone();
+    view! {
+        <section class="readings" aria-label=t.device_readings>
+            <h3>{t.device_readings}</h3>
+            <svg class="chart" viewBox="0 0 300 100" role="img" aria-label=label preserveAspectRatio="none">
+                <title>{title}</title>
+                <polyline points=points.join(" ") fill="none" stroke="currentColor" stroke-width="2" />
+            </svg>
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">{t.device_time}</th>
+                        <th scope="col">{t.device_metric}</th>
+                        <th scope="col">{t.device_value}</th>
+                        <th scope="col">{t.device_counter}</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {readings
+                        .iter()
+                        .take(10)
+                        .map(|r| {
+                            view! {
+                                <tr data-counter=r.counter>
+                                    <td><time datetime=r.at.clone()>{locale.date_time(&r.at)}</time></td>
+                                    <td><code>{r.metric.clone()}</code></td>
+                                    <td>{r.value}</td>
+                                    <td>{r.counter}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Register(kinds: Vec<String>, register: ServerAction<RegisterDevice>) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    view! {
+        <section aria-labelledby="register-title" class="card" id="register">
+            <h2 id="register-title">{t.device_register_title}</h2>
+            <p>{t.device_register_lead}</p>
+            <ActionForm action=register attr:class="stack" attr:id="register-form">
+                <div class="two-col">
+                    <p>
+                        <label for="d-label">{t.device_label_field}</label>
+                        <input id="d-label" name="label" required maxlength="80" />
+                    </p>
+                    <p>
+                        <label for="d-kind">{t.device_kind_field}</label>
+                        <select id="d-kind" name="kind">
+                            {kinds
+                                .into_iter()
+                                .map(|k| view! { <option value=k.clone()>{locale.device_kind(&k)}</option> })
+                                .collect_view()}
+                        </select>
+                    </p>
+                    <p>
+                        <label for="d-brand">{t.device_brand_field}</label>
+                        <input id="d-brand" name="brand" required maxlength="128" />
+                    </p>
+                    <p>
+                        <label for="d-model">{t.device_model_field}</label>
+                        <input id="d-model" name="model" required maxlength="128" />
+                    </p>
+                    <p>
+                        <label for="d-serial">{t.device_serial_field}</label>
+                        <input id="d-serial" name="serial" required maxlength="128" />
+                    </p>
+                    <p>
+                        <label for="d-key">{t.device_key_field}</label>
+                        <input id="d-key" name="public_key" required pattern="[0-9a-fA-F]{64}" spellcheck="false"
+                            autocomplete="off" aria-describedby="d-key-help" />
+                        <span id="d-key-help" class="help">{t.device_key_help}</span>
+                    </p>
+                </div>
+                <button type="submit" data-action="register">{t.device_register_button}</button>
+            </ActionForm>
+        </section>
+    }
+}

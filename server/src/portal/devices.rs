@@ -1,0 +1,157 @@
+//! The server's side of `app::serverfns::devices`: a resident's devices with their latest
+//! readings, registration from the portal, and suspension, resumption and retirement.
+
+use std::sync::Arc;
+
+use app::error::ssr::internal;
+use app::serverfns::devices::ssr::{Devices, NewDeviceForm, fail};
+use app::serverfns::devices::{AppError, DeviceView, DevicesView, ReadingView};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::clock::rfc3339;
+use crate::domain::devices::{self, Change, Device, DeviceError, KINDS, NewDevice};
+use crate::domain::pseudonym::PseudonymKey;
+
+/// Readings shown per device.
+const READINGS_SHOWN: i64 = 50;
+
+pub struct DeviceService {
+    db: PgPool,
+    key: Arc<PseudonymKey>,
+}
+
+impl DeviceService {
+    #[must_use]
+    pub fn new(db: PgPool, key: Arc<PseudonymKey>) -> Self {
+        Self { db, key }
+    }
+
+    async fn view(&self, d: Device) -> Result<DeviceView, AppError> {
+        // Checkable once a quorum checkpoint covers the registration and the newest change
+        // (before that the cosigned state is still the previous one).
+        let provable = sqlx::query_scalar!(
+            r#"with entries as (
+                   select e.leaf_index from device d join ledger_entry e on e.ledger_entry_id = d.registered_entry_id
+                   where d.device_id = $1
+                   union all
+                   select e.leaf_index from device_event x join ledger_entry e using (ledger_entry_id)
+                   where x.device_id = $1)
+               select bool_and(leaf_index is not null)
+                      and exists (select 1 from ledger_checkpoint
+                                  where quorum_at is not null and tree_size > (select max(leaf_index) from entries))
+                      as "provable!"
+               from entries"#,
+            d.device_id
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(internal)?;
+        // The device's readings (whoever held it then is not shown: only the current holder
+        // sees this page, and only readings stored under them).
+        let readings = sqlx::query!(
+            r#"select occurred_at, data from behavioral_record
+               where resident_id = (select resident_id from device where device_id = $1)
+                 and scope_key = $2 and data->>'device' = $3
+               order by occurred_at desc limit $4"#,
+            d.device_id,
+            devices::scope_of(&d.kind),
+            d.device_id.to_string(),
+            READINGS_SHOWN
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|r| ReadingView {
+            at: rfc3339(r.occurred_at),
+            metric: r.data["metric"].as_str().unwrap_or_default().to_owned(),
+            value: r.data["value"].as_i64().unwrap_or_default(),
+            counter: r.data["counter"].as_u64().unwrap_or_default(),
+        })
+        .collect();
+        Ok(DeviceView {
+            device_id: d.device_id,
+            label: d.label,
+            kind: d.kind,
+            brand: d.brand,
+            model: d.model,
+            serial: d.serial,
+            public_key: d.public_key,
+            state: d.state,
+            registered_at: rfc3339(d.registered_at),
+            provable,
+            readings,
+        })
+    }
+}
+
+/// A refusal in the app's terms: the field at fault, or the conflict.
+fn refused(e: DeviceError) -> AppError {
+    match e {
+        DeviceError::NotFound(_) => fail(AppError::NotFound("device".into())),
+        DeviceError::Invalid { field, problem } => fail(AppError::Invalid { field: field.into(), problem }),
+        DeviceError::KeyInUse => {
+            fail(AppError::Invalid { field: "public_key".into(), problem: DeviceError::KeyInUse.to_string() })
+        }
+        DeviceError::SerialInUse => {
+            fail(AppError::Invalid { field: "serial".into(), problem: DeviceError::SerialInUse.to_string() })
+        }
+        e @ (DeviceError::WrongState { .. } | DeviceError::SameOwner) => fail(AppError::Conflict(e.to_string())),
+        DeviceError::Other(e) => internal(format!("{e:#}")),
+    }
+}
+
+#[async_trait::async_trait]
+impl Devices for DeviceService {
+    async fn devices(&self, resident: Uuid) -> Result<DevicesView, AppError> {
+        let mut out = Vec::new();
+        for d in devices::list(&self.db, resident).await.map_err(refused)? {
+            out.push(self.view(d).await?);
+        }
+        Ok(DevicesView { devices: out, kinds: KINDS.iter().map(|(k, _)| (*k).to_owned()).collect() })
+    }
+
+    async fn register(&self, resident: Uuid, form: NewDeviceForm) -> Result<DeviceView, AppError> {
+        let invalid_key = || {
+            fail(AppError::Invalid { field: "public_key".into(), problem: "must be 64 hex digits (32 bytes)".into() })
+        };
+        let public_key: [u8; 32] =
+            hex::decode(form.public_key.trim()).ok().and_then(|k| k.try_into().ok()).ok_or_else(invalid_key)?;
+        let new = NewDevice {
+            label: form.label,
+            kind: form.kind,
+            brand: form.brand,
+            model: form.model,
+            serial: form.serial,
+            public_key,
+        };
+        let d = devices::register(&self.db, &self.key, resident, &new, "resident").await.map_err(refused)?;
+        tracing::info!(device = %d.device_id, kind = %d.kind, "device registered by its resident");
+        self.view(d).await
+    }
+
+    async fn change(
+        &self,
+        resident: Uuid,
+        device: Uuid,
+        change: String,
+        reason: String,
+    ) -> Result<DeviceView, AppError> {
+        let change = match change.as_str() {
+            "suspend" => Change::Suspend,
+            "resume" => Change::Resume,
+            "retire" => Change::Retire,
+            other => {
+                return Err(fail(AppError::Invalid {
+                    field: "change".into(),
+                    problem: format!("{other:?} is not one of suspend, resume, retire"),
+                }));
+            }
+        };
+        let d = devices::change_state(&self.db, &self.key, resident, device, change, &reason, "resident")
+            .await
+            .map_err(refused)?;
+        self.view(d).await
+    }
+}
