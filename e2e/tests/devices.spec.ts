@@ -27,7 +27,9 @@ function signed(seedFile: string, device: string, counter: bigint, value: bigint
   // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410).
   const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
   const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  const measuredAt = BigInt(Math.floor(Date.now() / 1000) - 30);
+  // Measured just after the simulator's readings (which carry their sending time), so these
+  // are the newest in the table and on My City.
+  const measuredAt = BigInt(Math.floor(Date.now() / 1000) + 2);
   const u64 = (v: bigint) => {
     const b = Buffer.alloc(8);
     b.writeBigUInt64BE(v);
