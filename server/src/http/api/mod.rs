@@ -4,9 +4,9 @@
 //!
 //! Every error is `{error, reason, message}` with the matching status: `error` is the class
 //! (`invalid_request`, `invalid_token`, `insufficient_scope`, `not_found`, `access_denied`,
-//! `not_yet_cosigned`, `payload_too_large`, `rate_limited`, `internal`), `reason` the specific
-//! cause (for `access_denied` the gate's reason, for `invalid_request` the field), `message`
-//! a sentence for people. Another agency's service or receipt is `not_found`, never
+//! `conflict`, `not_yet_cosigned`, `payload_too_large`, `rate_limited`, `internal`), `reason` the
+//! specific cause (for `access_denied` the gate's reason, for `invalid_request` the field),
+//! `message` a sentence for people. Another agency's service or receipt is `not_found`, never
 //! `forbidden`: the API does not confirm what exists elsewhere.
 
 pub mod token;
