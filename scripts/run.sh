@@ -52,7 +52,8 @@ ONECITY_PROFILE=dev \
   ONECITY_OIDC_ISSUER="http://127.0.0.1:$IDP_PORT" \
   LEPTOS_SITE_ROOT="$ROOT/target/site" \
   "$BIN" serve &
-STARTED_PIDS+=($!)
+PORTAL_PID=$!
+STARTED_PIDS+=("$PORTAL_PID")
 wait_http "http://127.0.0.1:$PORTAL_PORT/readyz" 120
 "$BIN" device simulate --url "http://127.0.0.1:$PORTAL_PORT" "${SIM_DEVICES[@]}" --interval-ms 5000 \
   >"$DATA/simulator.log" 2>&1 &
@@ -72,4 +73,4 @@ cat >&2 <<MSG
   Ctrl-C stops everything.
 
 MSG
-wait "${STARTED_PIDS[-2]}"
+wait "$PORTAL_PID"

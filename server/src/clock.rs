@@ -11,6 +11,14 @@ pub fn now_s() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
+/// A time as a leaf writes it: whole Unix seconds.
+///
+/// # Errors
+/// A time before 1970.
+pub fn unix(t: OffsetDateTime) -> anyhow::Result<u64> {
+    Ok(u64::try_from(t.unix_timestamp())?)
+}
+
 /// Now, in Unix seconds (checkpoint and cosignature times).
 #[must_use]
 pub fn unix_now() -> u64 {

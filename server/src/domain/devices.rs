@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::pseudonym::PseudonymKey;
+use crate::clock::{now_s, unix};
 
 /// The service id owners' pseudonyms on passports are derived for: the city's device
 /// registry. Not a row of `service`; only a constant of the pseudonym derivation.
@@ -125,15 +126,6 @@ impl From<sqlx::Error> for DeviceError {
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> DeviceError {
     DeviceError::Invalid { field, problem: problem.into() }
-}
-
-fn unix(t: OffsetDateTime) -> anyhow::Result<u64> {
-    Ok(u64::try_from(t.unix_timestamp())?)
-}
-
-fn now_s() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now)
 }
 
 fn check_name(field: &'static str, v: &str, max: usize) -> Result<(), DeviceError> {

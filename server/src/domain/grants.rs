@@ -85,11 +85,7 @@ pub struct Grant {
     pub replaces: Option<Uuid>,
 }
 
-use crate::clock::now_s;
-
-fn unix(t: OffsetDateTime) -> anyhow::Result<u64> {
-    Ok(u64::try_from(t.unix_timestamp())?)
-}
+use crate::clock::{now_s, unix};
 
 fn check_until(valid_from: OffsetDateTime, valid_until: OffsetDateTime) -> Result<OffsetDateTime, GrantError> {
     let until = valid_until.replace_nanosecond(0).unwrap_or(valid_until);

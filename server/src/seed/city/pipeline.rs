@@ -1,6 +1,7 @@
 //! The loading pipeline: a generator thread formatting `COPY` text, the async side streaming it.
 
 use super::{BUFFER, CityPlan, NOT_GRANTED};
+use crate::clock::unix;
 use crate::domain::pseudonym::PseudonymKey;
 use crate::seed::generate::{
     self, CitySeed, District, OfferedService, OfferedVersion, SeedGrant, Small, Vocabulary, copy_bytea, timestamp_text,
@@ -8,7 +9,6 @@ use crate::seed::generate::{
 use anyhow::Context as _;
 use sqlx::PgConnection;
 use std::io::Write as _;
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 /// Every published service the synthetic residents may grant, with all its versions.
@@ -119,10 +119,6 @@ pub(super) async fn copy(conn: &mut PgConnection, statement: &str, data: &[u8]) 
     let mut copy = conn.copy_in_raw(statement).await?;
     copy.send(data).await?;
     copy.finish().await.with_context(|| format!("`{statement}` failed"))
-}
-
-pub(super) fn unix(t: OffsetDateTime) -> anyhow::Result<u64> {
-    Ok(u64::try_from(t.unix_timestamp())?)
 }
 
 /// The chunk's grants, each with its queued `grant.issued` entry (and `grant.revoked` entry
