@@ -381,7 +381,36 @@ pub fn sample_events() -> Vec<Event> {
             reason: "replaced by a new meter".into(),
             changed_at: 1_767_600_000,
         },
+        Event::RuleGranted(sample_rule()),
+        Event::RuleFired(crate::leaf::Firing {
+            rule_id: GrantId([0x66; 16]),
+            trigger_counter: 17,
+            reading_hash: Hash([0x77; 32]),
+            command: "close".into(),
+            fired_at: 1_767_700_100,
+            verified_at: crate::leaf::CheckpointRef { size: 12, root: Hash([0x88; 32]) },
+        }),
     ]
+}
+
+/// A sample linkage rule: when the leak sensor `0x34…` reports `leak == 1` between 23:00 and
+/// 06:00 Beijing time, close the valve `0x35…` and tell the owner.
+#[must_use]
+pub fn sample_rule() -> crate::leaf::Rule {
+    crate::leaf::Rule {
+        rule_id: GrantId([0x66; 16]),
+        owner: crate::leaf::Pseudonym([0xdd; 32]),
+        trigger: crate::leaf::DeviceId([0x34; 16]),
+        metric: "leak".into(),
+        comparison: crate::leaf::Comparison::Equal,
+        threshold: 1,
+        action_device: crate::leaf::DeviceId([0x35; 16]),
+        command: "close".into(),
+        notify: true,
+        window: Some(crate::leaf::DayWindow { start: 23 * 60, end: 6 * 60, utc_offset_minutes: 480 }),
+        valid_from: 1_767_700_000,
+        valid_until: 1_799_236_000,
+    }
 }
 
 /// Seed of the sample device's key (never use outside tests and demos).

@@ -154,6 +154,10 @@ impl Event {
             Self::DeviceStatus { device_id, owner, state, changed_at, .. } => {
                 Some(StatusUpdate::Device(device_id, DeviceStatus { state, owner, since: changed_at }))
             }
+            // A rule is a grant from one device to another: the same status value and key.
+            Self::RuleGranted(ref rule) => {
+                Some(StatusUpdate::Grant(rule.rule_id, GrantStatus::Active { until: rule.valid_until }))
+            }
             _ => None,
         }
     }

@@ -136,7 +136,59 @@ fn event() -> impl Strategy<Value = Event> {
     ]
 }
 
+/// Linkage rules and their receipts, valid by construction.
+fn rule_event() -> impl Strategy<Value = Event> {
+    use chain::leaf::{CheckpointRef, Comparison, DayWindow, Firing, Rule};
+    let name = "[a-z][a-z0-9._-]{0,20}";
+    let window = proptest::option::of((0u16..1440, 0u16..1440, -840i16..=840).prop_filter_map("empty window", |(a, b, o)| {
+        (a != b).then_some(DayWindow { start: a, end: b, utc_offset_minutes: o })
+    }));
+    prop_oneof![
+        (
+            (any::<[u8; 16]>(), any::<[u8; 32]>(), any::<[u8; 16]>(), any::<[u8; 16]>()),
+            (name, 0usize..6, any::<i64>(), name, any::<bool>()),
+            window,
+            (any::<u64>(), 1u64..1_000_000),
+        )
+            .prop_filter_map("same device", |((id, owner, t, a), (metric, c, threshold, command, notify), window, (from, len))| {
+                (t != a).then(|| Event::RuleGranted(Rule {
+                    rule_id: GrantId(id),
+                    owner: Pseudonym(owner),
+                    trigger: DeviceId(t),
+                    metric,
+                    comparison: Comparison::ALL[c],
+                    threshold,
+                    action_device: DeviceId(a),
+                    command,
+                    notify,
+                    window,
+                    valid_from: from.min(u64::MAX - len),
+                    valid_until: from.min(u64::MAX - len) + len,
+                }))
+            }),
+        (any::<[u8; 16]>(), any::<u64>(), any::<[u8; 32]>(), name, any::<u64>(), 1u64.., any::<[u8; 32]>()).prop_map(
+            |(id, trigger_counter, h, command, fired_at, size, root)| Event::RuleFired(Firing {
+                rule_id: GrantId(id),
+                trigger_counter,
+                reading_hash: Hash(h),
+                command,
+                fired_at,
+                verified_at: CheckpointRef { size, root: Hash(root) },
+            })
+        ),
+    ]
+}
+
 proptest! {
+    #[test]
+    fn rule_round_trip(e in rule_event()) {
+        let b = e.encode().unwrap();
+        prop_assert_eq!(Event::decode(&b).unwrap(), e.clone());
+        prop_assert!(Event::decode(&b[..b.len() - 1]).is_err());
+        let j = serde_json::to_string(&e).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Event>(&j).unwrap(), e);
+    }
+
     #[test]
     fn event_round_trip(e in event()) {
         let b = e.encode().unwrap();

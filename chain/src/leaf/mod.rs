@@ -17,10 +17,12 @@ use crate::hash::Hash;
 
 mod codec;
 mod device;
+mod rule;
 mod service;
 
 use self::codec::{R, W};
 pub use self::device::{DeviceState, KEY_ED25519, MAX_DEVICE_NAME, Passport};
+pub use self::rule::{Comparison, DayWindow, Firing, MAX_RULE_NAME, Rule};
 pub use self::service::{AccessMode, MAX_DESCRIPTION_BYTES, ServiceTerms, serves_district};
 
 /// Leaf format version 1: every type. Still written for every type but `service.published`.
@@ -127,6 +129,10 @@ pub mod tag {
     pub const DEVICE_TRANSFERRED: u8 = 0x09;
     /// `device.status`
     pub const DEVICE_STATUS: u8 = 0x0a;
+    /// `rule.granted`
+    pub const RULE_GRANTED: u8 = 0x0b;
+    /// `rule.fired`
+    pub const RULE_FIRED: u8 = 0x0c;
 }
 
 /// Longest reason a `device.status` entry gives, in bytes.
@@ -287,6 +293,13 @@ pub enum Event {
         /// Time of the change.
         changed_at: u64,
     },
+    /// A resident linked two devices: a grant from the trigger device to the action device
+    /// (revoked by a `grant.revoked` naming the rule's id).
+    #[serde(rename = "rule.granted")]
+    RuleGranted(Rule),
+    /// A rule made its action device act: the receipt of one action.
+    #[serde(rename = "rule.fired")]
+    RuleFired(Firing),
     /// The grant status map's root, appended as the last entry of every checkpoint.
     #[serde(rename = "status.root")]
     StatusRoot {
@@ -343,6 +356,8 @@ impl Event {
             Self::DeviceRegistered { .. } | Self::DeviceRegisteredV2(_) => "device.registered",
             Self::DeviceTransferred { .. } => "device.transferred",
             Self::DeviceStatus { .. } => "device.status",
+            Self::RuleGranted(_) => "rule.granted",
+            Self::RuleFired(_) => "rule.fired",
             Self::StatusRoot { .. } => "status.root",
         }
     }
@@ -365,6 +380,8 @@ impl Event {
             Self::GrantIssued { grant_id, .. }
             | Self::GrantRevoked { grant_id, .. }
             | Self::AccessReceipt { grant_id, .. } => Some(*grant_id),
+            Self::RuleGranted(r) => Some(r.rule_id),
+            Self::RuleFired(f) => Some(f.rule_id),
             _ => None,
         }
     }
@@ -504,6 +521,14 @@ impl Event {
                 w.raw(&[state.byte()]);
                 w.text_up_to("reason", reason, MAX_DEVICE_REASON)?;
                 w.u64(*changed_at);
+            }
+            Self::RuleGranted(rule) => {
+                w.raw(&[tag::RULE_GRANTED]);
+                rule.encode_fields(&mut w)?;
+            }
+            Self::RuleFired(firing) => {
+                w.raw(&[tag::RULE_FIRED]);
+                firing.encode_fields(&mut w)?;
             }
             Self::StatusRoot { map_root, map_version, log_size, time } => {
                 w.raw(&[tag::STATUS_ROOT]);
@@ -651,6 +676,8 @@ impl Event {
                 reason: r.text_up_to("reason", MAX_DEVICE_REASON)?,
                 changed_at: r.u64("changed_at")?,
             },
+            tag::RULE_GRANTED => Self::RuleGranted(Rule::decode_fields(r)?),
+            tag::RULE_FIRED => Self::RuleFired(Firing::decode_fields(r)?),
             tag::STATUS_ROOT => Self::StatusRoot {
                 map_root: Hash(r.arr("map_root")?),
                 map_version: r.u64("map_version")?,
