@@ -140,9 +140,10 @@ fn event() -> impl Strategy<Value = Event> {
 fn rule_event() -> impl Strategy<Value = Event> {
     use chain::leaf::{CheckpointRef, Comparison, DayWindow, Firing, Rule};
     let name = "[a-z][a-z0-9._-]{0,20}";
-    let window = proptest::option::of((0u16..1440, 0u16..1440, -840i16..=840).prop_filter_map("empty window", |(a, b, o)| {
-        (a != b).then_some(DayWindow { start: a, end: b, utc_offset_minutes: o })
-    }));
+    let window =
+        proptest::option::of((0u16..1440, 0u16..1440, -840i16..=840).prop_filter_map("empty window", |(a, b, o)| {
+            (a != b).then_some(DayWindow { start: a, end: b, utc_offset_minutes: o })
+        }));
     prop_oneof![
         (
             (any::<[u8; 16]>(), any::<[u8; 32]>(), any::<[u8; 16]>(), any::<[u8; 16]>()),
@@ -150,22 +151,27 @@ fn rule_event() -> impl Strategy<Value = Event> {
             window,
             (any::<u64>(), 1u64..1_000_000),
         )
-            .prop_filter_map("same device", |((id, owner, t, a), (metric, c, threshold, command, notify), window, (from, len))| {
-                (t != a).then(|| Event::RuleGranted(Rule {
-                    rule_id: GrantId(id),
-                    owner: Pseudonym(owner),
-                    trigger: DeviceId(t),
-                    metric,
-                    comparison: Comparison::ALL[c],
-                    threshold,
-                    action_device: DeviceId(a),
-                    command,
-                    notify,
-                    window,
-                    valid_from: from.min(u64::MAX - len),
-                    valid_until: from.min(u64::MAX - len) + len,
-                }))
-            }),
+            .prop_filter_map(
+                "same device",
+                |((id, owner, t, a), (metric, c, threshold, command, notify), window, (from, len))| {
+                    (t != a).then(|| {
+                        Event::RuleGranted(Rule {
+                            rule_id: GrantId(id),
+                            owner: Pseudonym(owner),
+                            trigger: DeviceId(t),
+                            metric,
+                            comparison: Comparison::ALL[c],
+                            threshold,
+                            action_device: DeviceId(a),
+                            command,
+                            notify,
+                            window,
+                            valid_from: from.min(u64::MAX - len),
+                            valid_until: from.min(u64::MAX - len) + len,
+                        })
+                    })
+                }
+            ),
         (any::<[u8; 16]>(), any::<u64>(), any::<[u8; 32]>(), name, any::<u64>(), 1u64.., any::<[u8; 32]>()).prop_map(
             |(id, trigger_counter, h, command, fired_at, size, root)| Event::RuleFired(Firing {
                 rule_id: GrantId(id),

@@ -22,7 +22,7 @@ mod service;
 
 use self::codec::{R, W};
 pub use self::device::{DeviceState, KEY_ED25519, MAX_DEVICE_NAME, Passport};
-pub use self::rule::{Comparison, DayWindow, Firing, MAX_RULE_NAME, Rule};
+pub use self::rule::{Comparison, DayWindow, Firing, MAX_RULE_NAME, MINUTES_PER_DAY, Rule};
 pub use self::service::{AccessMode, MAX_DESCRIPTION_BYTES, ServiceTerms, serves_district};
 
 /// Leaf format version 1: every type. Still written for every type but `service.published`.

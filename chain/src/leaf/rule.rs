@@ -208,7 +208,8 @@ impl Rule {
         let trigger = DeviceId(r.arr("trigger")?);
         let metric = r.text_up_to("metric", MAX_RULE_NAME)?;
         let b = r.u8("comparison")?;
-        let comparison = Comparison::from_byte(b).ok_or_else(|| Error::BadLeaf(format!("unknown comparison 0x{b:02x}")))?;
+        let comparison =
+            Comparison::from_byte(b).ok_or_else(|| Error::BadLeaf(format!("unknown comparison 0x{b:02x}")))?;
         let threshold = i64::from_be_bytes(r.arr("threshold")?);
         let action_device = DeviceId(r.arr("action_device")?);
         let command = r.text_up_to("command", MAX_RULE_NAME)?;
@@ -308,7 +309,14 @@ impl Firing {
             return Err(Error::BadLeaf("verified_size is 0: a firing's checkpoint cannot be empty".into()));
         }
         let root = Hash(r.arr("verified_root")?);
-        Ok(Self { rule_id, trigger_counter, reading_hash, command, fired_at, verified_at: CheckpointRef { size, root } })
+        Ok(Self {
+            rule_id,
+            trigger_counter,
+            reading_hash,
+            command,
+            fired_at,
+            verified_at: CheckpointRef { size, root },
+        })
     }
 }
 
