@@ -186,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
             let db = db.clone();
             async move {
                 let req = &r[i];
-                server::domain::devices::ingest(&db, req.device, &req.readings).await?;
+                server::domain::devices::ingest(&db, None, req.device, &req.readings).await?;
                 Ok(())
             }
         })

@@ -110,6 +110,10 @@ pub enum DeviceError {
     WrongState { state: String, wanted: &'static str },
     #[error("the device already belongs to that resident")]
     SameOwner,
+    #[error("there is no rule {0}")]
+    RuleNotFound(Uuid),
+    #[error("the rule is already revoked")]
+    RuleRevoked,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -171,7 +175,7 @@ pub fn scope_of(kind: &str) -> &'static str {
 
 /// Moves the residents' data version (their pages show their devices), in the caller's
 /// transaction.
-async fn touch(conn: &mut PgConnection, residents: &[Uuid]) -> Result<(), sqlx::Error> {
+pub(crate) async fn touch(conn: &mut PgConnection, residents: &[Uuid]) -> Result<(), sqlx::Error> {
     sqlx::query!("update resident set data_version = data_version + 1 where resident_id = any($1)", residents)
         .execute(&mut *conn)
         .await?;
@@ -424,12 +428,16 @@ impl From<sqlx::Error> for ReadingError {
     }
 }
 
-/// What a request of readings stored.
-#[derive(Clone, Copy, Debug, Serialize)]
+/// What a request of readings stored, and what the device is told to do.
+#[derive(Clone, Debug, Serialize)]
 pub struct Accepted {
     pub accepted: usize,
     /// The device's counter now.
     pub counter: u64,
+    /// Actions these readings caused through the owner's rules (docs/devices.md "Rules").
+    pub fired: usize,
+    /// Commands rules sent to this device since it last posted, oldest first.
+    pub commands: Vec<super::rules::Command>,
 }
 
 /// Checks and stores readings of one device, all or nothing: each must be signed by the
@@ -440,7 +448,16 @@ pub struct Accepted {
 ///
 /// # Errors
 /// [`ReadingError`] naming the first reading at fault.
-pub async fn ingest(db: &PgPool, device_id: Uuid, readings: &[SignedReading]) -> Result<Accepted, ReadingError> {
+///
+/// The owner's rules triggered by these readings fire in the same transaction, each checked
+/// by `gate` first; `None` only where no device has rules (the ingestion benchmark): a device
+/// with rules then fails the request rather than skip them.
+pub async fn ingest(
+    db: &PgPool,
+    gate: Option<&super::gate::Gate>,
+    device_id: Uuid,
+    readings: &[SignedReading],
+) -> Result<Accepted, ReadingError> {
     if readings.is_empty() {
         return Err(ReadingError::Empty);
     }
@@ -525,8 +542,13 @@ pub async fn ingest(db: &PgPool, device_id: Uuid, readings: &[SignedReading]) ->
     sqlx::query!("update device set last_counter = $2, last_reading_at = now() where device_id = $1", device_id, last)
         .execute(&mut *tx)
         .await?;
+    let fired = super::rules::fire(&mut tx, gate, device_id, device.resident_id, readings).await?;
+    let commands = super::rules::collect(&mut tx, device_id).await?;
+    if fired > 0 {
+        touch(&mut tx, &[device.resident_id]).await?;
+    }
     tx.commit().await?;
-    Ok(Accepted { accepted: readings.len(), counter: u64::try_from(last).unwrap_or(0) })
+    Ok(Accepted { accepted: readings.len(), counter: u64::try_from(last).unwrap_or(0), fired, commands })
 }
 
 /// A device's public passport as the server holds it (the ledger's copy is in the bundle).

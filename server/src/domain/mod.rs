@@ -7,4 +7,5 @@ pub mod gate;
 pub mod grants;
 pub mod pseudonym;
 pub mod records;
+pub mod rules;
 pub mod services;

@@ -90,6 +90,7 @@ impl DeviceService {
 fn refused(e: DeviceError) -> AppError {
     match e {
         DeviceError::NotFound(_) => fail(AppError::NotFound("device".into())),
+        DeviceError::RuleNotFound(_) => fail(AppError::NotFound("rule".into())),
         DeviceError::Invalid { field, problem } => fail(AppError::Invalid { field: field.into(), problem }),
         DeviceError::KeyInUse => {
             fail(AppError::Invalid { field: "public_key".into(), problem: DeviceError::KeyInUse.to_string() })
@@ -97,7 +98,9 @@ fn refused(e: DeviceError) -> AppError {
         DeviceError::SerialInUse => {
             fail(AppError::Invalid { field: "serial".into(), problem: DeviceError::SerialInUse.to_string() })
         }
-        e @ (DeviceError::WrongState { .. } | DeviceError::SameOwner) => fail(AppError::Conflict(e.to_string())),
+        e @ (DeviceError::WrongState { .. } | DeviceError::SameOwner | DeviceError::RuleRevoked) => {
+            fail(AppError::Conflict(e.to_string()))
+        }
         DeviceError::Other(e) => internal(format!("{e:#}")),
     }
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 const SEED: [u8; 32] = [5; 32];
 
-fn meter(serial: &str, seed: &[u8; 32]) -> NewDevice {
+pub(crate) fn meter(serial: &str, seed: &[u8; 32]) -> NewDevice {
     NewDevice {
         label: "Kitchen water meter".into(),
         kind: "meter.water".into(),
@@ -38,7 +38,7 @@ fn reading(device: Uuid, counter: u64, value: i64) -> Reading {
 }
 
 /// POSTs readings as the device would; status and JSON answer.
-async fn post(city: &City, device: Uuid, readings: &[SignedReading]) -> (u16, Value) {
+pub(crate) async fn post(city: &City, device: Uuid, readings: &[SignedReading]) -> (u16, Value) {
     post_raw(city, device, &json!({ "readings": readings })).await
 }
 
@@ -143,7 +143,7 @@ async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPool
     };
     let before = version(li).await;
     let good: Vec<SignedReading> = (1..=2).map(|c| reading(id, c, 100 * c as i64).sign(&SEED).unwrap()).collect();
-    assert_eq!(post(&city, id, &good).await, (202, json!({"accepted": 2, "counter": 2})));
+    assert_eq!(post(&city, id, &good).await, (202, json!({"accepted": 2, "counter": 2, "fired": 0, "commands": []})));
     assert!(version(li).await > before);
     let owners: Vec<(Uuid, String, Value)> = sqlx::query_as(
         "select resident_id, scope_key, data from behavioral_record where data->>'device' = $1 order by occurred_at",

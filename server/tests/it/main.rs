@@ -20,6 +20,7 @@ mod portal;
 mod quorum;
 mod records;
 mod resident;
+mod rules;
 mod seed;
 mod services;
 mod terms;

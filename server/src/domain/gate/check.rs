@@ -12,6 +12,14 @@ use super::reasons::deny;
 use super::{DenyReason, Gate, GateError, ReadRequest, Reader};
 use crate::domain::services::{AccessMode, NewVersion, published_event, published_event_v1};
 
+/// An entry verified in the newest quorum checkpoint, with its status there.
+pub(crate) struct InNewest {
+    pub(crate) checkpoint: chain::leaf::CheckpointRef,
+    pub(crate) status: Option<GrantStatus>,
+    /// The entry's proof and its status proof, as verified.
+    pub(crate) proof: (EntryProof, StatusProof),
+}
+
 /// A read that passed steps 1–4, ready for its receipt.
 pub struct Checked {
     pub(super) grant: GrantRow,
@@ -168,25 +176,10 @@ impl Gate {
             return Err(deny(DenyReason::Pending, "the grant is not yet in a quorum-cosigned checkpoint"));
         };
         let index = u64::try_from(index).context("negative leaf index")?;
-        let verified = self.verified_checkpoint(conn, u64::try_from(g.quorum_size)?).await?;
-        let (path, (status, map_proof)) = self.proofs(conn, &verified, index, grant_id).await?;
+        let InNewest { checkpoint: verified_at, status, proof: verified_proof } =
+            self.verify_in_newest(conn, u64::try_from(g.quorum_size)?, index, &leaf, grant_id, g.data_grant_id).await?;
         let now = OffsetDateTime::now_utc();
-        let status_proof = StatusProof { entry: verified.status_entry.clone(), status, map_proof };
-        let grant_entry = EntryProof::new(index, &leaf, path);
-        let checked = chain::bundle::verify_entry(
-            &verified.checkpoint,
-            &grant_entry,
-            Some(&status_proof),
-            u64::try_from(now.unix_timestamp()).unwrap_or(0),
-        );
-        let verdict = match checked {
-            Ok((_, Some(v))) => v,
-            Ok((_, None)) => return Err(self.integrity(conn, g.data_grant_id, "no status verdict").await),
-            Err(e) => {
-                return Err(self.integrity(conn, g.data_grant_id, &format!("does not match the ledger: {e}")).await);
-            }
-        };
-        match verdict.status {
+        match status {
             Some(GrantStatus::Active { .. }) => {}
             Some(GrantStatus::Revoked { .. }) => {
                 // The cosigned map says revoked but the database lost the revocation: deny,
@@ -223,8 +216,6 @@ impl Gate {
         let to = to.min(g.valid_until);
         let earliest = g.valid_from - time::Duration::days(i64::from(g.history_days));
         let range = (from.max(earliest).min(to), to, limit);
-        let verified_at = chain::leaf::CheckpointRef { size: verified.checkpoint.size, root: verified.checkpoint.root };
-        let verified_proof = (grant_entry, status_proof);
         Ok(Checked { grant: g, access, grant_id, scopes, range, now, verified_at, verified_proof })
     }
 
@@ -257,7 +248,44 @@ impl Gate {
         Ok((event.leaf_hash()?, access))
     }
 
-    pub(super) async fn integrity(&self, conn: &mut PgConnection, grant: Uuid, what: &str) -> GateError {
+    /// Step 3 for any grant-like entry (a grant, a linkage rule): the leaf at `index` in the
+    /// newest quorum checkpoint (of size `quorum`) and the status-map proof of `id` there. A leaf
+    /// or map that does not verify is `integrity`, with an alarm naming `row`.
+    pub(crate) async fn verify_in_newest(
+        &self,
+        conn: &mut PgConnection,
+        quorum: u64,
+        index: u64,
+        leaf: &[u8],
+        id: GrantId,
+        row: Uuid,
+    ) -> Result<InNewest, GateError> {
+        let verified = self.verified_checkpoint(conn, quorum).await?;
+        let (path, (status, map_proof)) = self.proofs(conn, &verified, index, id).await?;
+        let now = OffsetDateTime::now_utc();
+        let status_proof = StatusProof { entry: verified.status_entry.clone(), status, map_proof };
+        let entry = EntryProof::new(index, leaf, path);
+        let checked = chain::bundle::verify_entry(
+            &verified.checkpoint,
+            &entry,
+            Some(&status_proof),
+            u64::try_from(now.unix_timestamp()).unwrap_or(0),
+        );
+        match checked {
+            Ok((_, Some(v))) => Ok(InNewest {
+                checkpoint: chain::leaf::CheckpointRef {
+                    size: verified.checkpoint.size,
+                    root: verified.checkpoint.root,
+                },
+                status: v.status,
+                proof: (entry, status_proof),
+            }),
+            Ok((_, None)) => Err(self.integrity(conn, row, "no status verdict").await),
+            Err(e) => Err(self.integrity(conn, row, &format!("does not match the ledger: {e}")).await),
+        }
+    }
+
+    pub(crate) async fn integrity(&self, conn: &mut PgConnection, grant: Uuid, what: &str) -> GateError {
         let detail = format!("grant {grant}: {what}");
         if let Err(e) = crate::ledger::raise_alarm(conn, "grant_integrity", &detail).await {
             return GateError::Internal(e);

@@ -42,6 +42,7 @@ use uuid::Uuid;
 
 pub use self::check::Checked;
 use self::proofs::{Cache, StatusReplica};
+pub(crate) use self::reasons::deny;
 pub use self::reasons::{DenyReason, GateError};
 use self::receipts::{RECEIPT_QUEUE, ReceiptJob, receipt_writer};
 use crate::domain::pseudonym::PseudonymKey;
@@ -100,6 +101,11 @@ impl Gate {
         let status =
             tokio::sync::RwLock::new(StatusReplica { map: StatusMap::new(MemoryStatusStore::new()), version: None });
         Self { ledger, key, cache: Mutex::new(Cache::default()), receipts, status, hashes: HashCache::default() }
+    }
+
+    /// The key pseudonyms are derived with (recomputed from rows, never read from them).
+    pub(crate) fn pseudonyms(&self) -> &PseudonymKey {
+        &self.key
     }
 
     /// Reads a resident's data for `reader` through every check above.

@@ -62,6 +62,6 @@ impl From<std::num::TryFromIntError> for GateError {
     }
 }
 
-pub(super) fn deny(reason: DenyReason, message: impl Into<String>) -> GateError {
+pub(crate) fn deny(reason: DenyReason, message: impl Into<String>) -> GateError {
     GateError::Denied { reason, message: message.into() }
 }

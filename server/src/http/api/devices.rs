@@ -32,7 +32,7 @@ pub(super) async fn post_readings(
     ApiPath(device_id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Readings>,
 ) -> Result<Response, ApiError> {
-    match devices::ingest(&state.db, device_id, &body.readings).await {
+    match devices::ingest(&state.db, Some(&state.gate), device_id, &body.readings).await {
         Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted)).into_response()),
         Err(e) => Err(reading_error(&e)),
     }
