@@ -317,6 +317,23 @@ impl Locale {
         }
     }
 
+    /// A rule in one sentence: "When Leak sensor reports leak == 1, tell Main valve to close".
+    #[must_use]
+    pub fn rule_sentence(
+        self,
+        trigger: &str,
+        metric: &str,
+        cmp: &str,
+        threshold: i64,
+        action: &str,
+        command: &str,
+    ) -> String {
+        match self {
+            Self::En => format!("When {trigger} reports {metric} {cmp} {threshold}, tell {action} to {command}"),
+            Self::Zh => format!("当{trigger}报告 {metric} {cmp} {threshold} 时，通知{action}执行 {command}"),
+        }
+    }
+
     /// A device's state in words.
     #[must_use]
     pub fn device_state(self, state: &str) -> String {

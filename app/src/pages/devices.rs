@@ -1,14 +1,18 @@
 //! My devices: each device with its passport on the city ledger, checked in the browser
 //! against what the page shows; its latest signed readings, as a chart and a table; the
-//! forms to suspend, resume or retire it; and the form to register a new one.
+//! forms to suspend, resume or retire it; the form to register a new one; and the rules that
+//! link devices across brands, each with the receipts of what it did.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{CheckedBadge, ErrorNote, poll_while};
+use crate::components::{CheckedBadge, ErrorNote, StateBadge, poll_while};
 use crate::i18n::{use_locale, use_messages};
-use crate::serverfns::devices::{ChangeDevice, DeviceView, DevicesView, ReadingView, RegisterDevice, my_devices};
+use crate::serverfns::devices::{
+    ChangeDevice, CreateRule, DeviceView, DevicesView, FiringView, ReadingView, RegisterDevice, RevokeRule, RuleView,
+    my_devices,
+};
 use crate::verify::{PassportShown, verify_passport};
 
 #[component]
@@ -16,16 +20,31 @@ pub fn DevicesPage() -> impl IntoView {
     let t = use_messages();
     let register = ServerAction::<RegisterDevice>::new();
     let change = ServerAction::<ChangeDevice>::new();
-    let data = Resource::new(move || (register.version().get(), change.version().get()), |_| my_devices());
-    // A new passport or state change is cosigned within seconds: follow it until it can be
-    // checked. Readings arrive as devices send them: the page shows them when reloaded.
-    poll_while(data, std::time::Duration::from_secs(3), |v: &DevicesView| v.devices.iter().any(|d| !d.provable));
+    let actions = RuleActions { create: ServerAction::<CreateRule>::new(), revoke: ServerAction::<RevokeRule>::new() };
+    let data = Resource::new(
+        move || {
+            (
+                register.version().get(),
+                change.version().get(),
+                actions.create.version().get(),
+                actions.revoke.version().get(),
+            )
+        },
+        |_| my_devices(),
+    );
+    // A new passport, state change or rule is cosigned within seconds: follow it until it can
+    // be checked. Readings arrive as devices send them: the page shows them when reloaded.
+    poll_while(data, std::time::Duration::from_secs(3), |v: &DevicesView| {
+        v.devices.iter().any(|d| !d.provable) || v.rules.iter().any(|r| r.state == "pending")
+    });
     let error = move || {
         register
             .value()
             .get()
             .and_then(Result::err)
             .or_else(|| change.value().get().and_then(Result::err))
+            .or_else(|| actions.create.value().get().and_then(Result::err))
+            .or_else(|| actions.revoke.value().get().and_then(Result::err))
             .map(|e| view! { <ErrorNote error=e /> })
     };
     view! {
@@ -36,7 +55,7 @@ pub fn DevicesPage() -> impl IntoView {
         <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(v) => view! { <Devices view=v register change /> }.into_any(),
+                    Ok(v) => view! { <Devices view=v register change actions /> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e /> }.into_any(),
                 }
             })}
@@ -49,9 +68,11 @@ fn Devices(
     view: DevicesView,
     register: ServerAction<RegisterDevice>,
     change: ServerAction<ChangeDevice>,
+    actions: RuleActions,
 ) -> impl IntoView {
     let t = use_messages();
-    let DevicesView { devices, kinds } = view;
+    let DevicesView { devices, kinds, rules, commands } = view;
+    let rules_view = view! { <Rules devices=devices.clone() rules commands actions /> };
     view! {
         {if devices.is_empty() {
             view! { <p class="note">{t.no_devices}</p> }.into_any()
@@ -63,8 +84,241 @@ fn Devices(
             }
             .into_any()
         }}
+        {rules_view}
         <Register kinds register />
     }
+}
+
+/// The two actions of the rules section.
+#[derive(Clone, Copy)]
+struct RuleActions {
+    create: ServerAction<CreateRule>,
+    revoke: ServerAction<RevokeRule>,
+}
+
+/// Rules between the resident's devices: each in a sentence with its state, its entry on the
+/// ledger and what it did; the form to make one.
+#[component]
+fn Rules(
+    devices: Vec<DeviceView>,
+    rules: Vec<RuleView>,
+    commands: Vec<(String, Vec<String>)>,
+    actions: RuleActions,
+) -> impl IntoView {
+    let t = use_messages();
+    view! {
+        <section aria-labelledby="rules-title" class="card" id="rules">
+            <h2 id="rules-title">{t.rules_title}</h2>
+            <p>{t.rules_lead}</p>
+            {if rules.is_empty() {
+                view! { <p class="muted">{t.no_rules}</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="rules">
+                        {rules.into_iter().map(|r| view! { <RuleItem rule=r revoke=actions.revoke /> }).collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }}
+            <NewRuleForm devices commands create=actions.create />
+        </section>
+    }
+}
+
+#[component]
+fn RuleItem(rule: RuleView, revoke: ServerAction<RevokeRule>) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    let id = rule.rule_id;
+    let sentence = locale.rule_sentence(
+        &rule.trigger_label,
+        &rule.metric,
+        &rule.comparison,
+        rule.threshold,
+        &rule.action_label,
+        &rule.command,
+    );
+    let window = rule.window.as_ref().map_or_else(|| t.rule_all_day.to_owned(), |(s, e)| format!("{s}–{e}"));
+    let live = matches!(rule.state.as_str(), "pending" | "active");
+    let revoked = rule.state == "revoked";
+    view! {
+        <li class="rule" id=format!("rule-{id}") data-rule=id.to_string() data-state=rule.state.clone()>
+            <p class="rule-sentence">
+                <strong>{sentence}</strong> " " <StateBadge state=rule.state.clone() />
+            </p>
+            <p class="muted">
+                {window} " · " {t.rule_until} " "
+                <time datetime=rule.valid_until.clone()>{locale.date(&rule.valid_until)}</time>
+                {rule.notify.then(|| format!(" · {}", t.rule_notifies))}
+                {rule
+                    .leaf_index
+                    .map(|i| {
+                        view! {
+                            " · "
+                            <a href=format!("/ledger/bundle/{i}") rel="external" download=format!("onecity-rule-{i}.json")
+                                class="download">
+                                {t.rule_entry}
+                            </a>
+                        }
+                    })}
+            </p>
+            <h3 class="visually-hidden">{t.rule_firings}</h3>
+            {if rule.firings.is_empty() {
+                view! { <p class="muted rule-no-firings">{t.rule_no_firings}</p> }.into_any()
+            } else {
+                view! {
+                    <table class="firings">
+                        <caption>{t.rule_firings}</caption>
+                        <thead>
+                            <tr>
+                                <th scope="col">{t.device_time}</th>
+                                <th scope="col">{t.device_counter}</th>
+                                <th scope="col">{t.rule_command_field}</th>
+                                <th scope="col">{t.rule_delivered}</th>
+                                <th scope="col">{t.rule_receipt}</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {rule
+                                .firings
+                                .into_iter()
+                                .map(|f| view! { <FiringRow firing=f revoked /> })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                }
+                .into_any()
+            }}
+            {live
+                .then(|| {
+                    view! {
+                        <ActionForm action=revoke>
+                            <input type="hidden" name="rule_id" value=id.to_string() />
+                            <button type="submit" class="danger" data-action="revoke-rule">
+                                {t.rule_revoke_button}
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+        </li>
+    }
+}
+
+#[component]
+fn FiringRow(firing: FiringView, revoked: bool) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    let delivered = match (&firing.delivered_at, revoked) {
+        (Some(at), _) => view! { <time datetime=at.clone()>{locale.date_time(at)}</time> }.into_any(),
+        (None, true) => view! { <span>{t.rule_withheld}</span> }.into_any(),
+        (None, false) => view! { <span>{t.rule_waiting}</span> }.into_any(),
+    };
+    view! {
+        <tr data-counter=firing.trigger_counter>
+            <td><time datetime=firing.fired_at.clone()>{locale.date_time(&firing.fired_at)}</time></td>
+            <td>{firing.trigger_counter}</td>
+            <td><code>{firing.command.clone()}</code></td>
+            <td>{delivered}</td>
+            <td>
+                {match firing.leaf_index {
+                    Some(i) => view! {
+                        <a href=format!("/ledger/bundle/{i}") rel="external" download=format!("onecity-receipt-{i}.json")
+                            class="download" data-receipt=i>
+                            {t.download_proof}
+                        </a>
+                    }
+                    .into_any(),
+                    None => view! { <span class="badge pending">{t.badge_not_cosigned}</span> }.into_any(),
+                }}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn NewRuleForm(
+    devices: Vec<DeviceView>,
+    commands: Vec<(String, Vec<String>)>,
+    create: ServerAction<CreateRule>,
+) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    let live: Vec<DeviceView> = devices.into_iter().filter(|d| d.state == "active").collect();
+    let can_act = |d: &DeviceView| commands.iter().any(|(k, _)| *k == d.kind);
+    let actors: Vec<(String, String)> =
+        live.iter().filter(|d| can_act(d)).map(|d| (d.device_id.to_string(), d.label.clone())).collect();
+    if actors.is_empty() || live.len() < 2 {
+        return view! { <p class="note">{t.rule_need_actor}</p> }.into_any();
+    }
+    let option = |(id, label): (String, String)| view! { <option value=id>{label}</option> };
+    let triggers: Vec<(String, String)> = live.iter().map(|d| (d.device_id.to_string(), d.label.clone())).collect();
+    view! {
+        <h3 id="rule-new-title">{t.rule_new_title}</h3>
+        <ActionForm action=create attr:class="stack" attr:id="rule-form" attr:aria-labelledby="rule-new-title">
+            <div class="two-col">
+                <p>
+                    <label for="r-trigger">{t.rule_trigger_field}</label>
+                    <select id="r-trigger" name="trigger">{triggers.into_iter().map(option).collect_view()}</select>
+                </p>
+                <p>
+                    <label for="r-metric">{t.rule_metric_field}</label>
+                    <input id="r-metric" name="metric" required maxlength="64" pattern=r"[a-z0-9._\-]{1,64}"
+                        spellcheck="false" autocomplete="off" aria-describedby="r-metric-help" />
+                    <span id="r-metric-help" class="help">{t.rule_metric_help}</span>
+                </p>
+                <p>
+                    <label for="r-comparison">{t.rule_comparison_field}</label>
+                    <select id="r-comparison" name="comparison">
+                        {["==", "!=", ">", ">=", "<", "<="]
+                            .into_iter()
+                            .map(|c| view! { <option value=c>{c}</option> })
+                            .collect_view()}
+                    </select>
+                </p>
+                <p>
+                    <label for="r-threshold">{t.rule_threshold_field}</label>
+                    <input id="r-threshold" name="threshold" type="number" step="1" required value="1" />
+                </p>
+                <p>
+                    <label for="r-action">{t.rule_action_field}</label>
+                    <select id="r-action" name="action">{actors.into_iter().map(option).collect_view()}</select>
+                </p>
+                <p>
+                    <label for="r-command">{t.rule_command_field}</label>
+                    <select id="r-command" name="command">
+                        {commands
+                            .into_iter()
+                            .map(|(kind, cmds)| {
+                                view! {
+                                    <optgroup label=locale.device_kind(&kind)>
+                                        {cmds.into_iter().map(|c| { let text = c.clone(); view! { <option value=c>{text}</option> } }).collect_view()}
+                                    </optgroup>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </p>
+                <p>
+                    <label for="r-start">{t.rule_window_start}</label>
+                    <input id="r-start" name="window_start" type="time" />
+                </p>
+                <p>
+                    <label for="r-end">{t.rule_window_end}</label>
+                    <input id="r-end" name="window_end" type="time" />
+                </p>
+                <p>
+                    <label for="r-days">{t.rule_valid_days}</label>
+                    <input id="r-days" name="valid_days" type="number" min="1" max="3650" step="1" required value="365" />
+                </p>
+                <p class="choice">
+                    <input type="checkbox" id="r-notify" name="notify" value="on" checked=true />
+                    <label for="r-notify">{t.rule_notify_field}</label>
+                </p>
+            </div>
+            <button type="submit" data-action="create-rule">{t.rule_create_button}</button>
+        </ActionForm>
+    }
+    .into_any()
 }
 
 #[component]

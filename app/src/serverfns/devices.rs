@@ -1,6 +1,7 @@
 //! The resident's devices (docs/devices.md): each with its passport on the city ledger, which
 //! the page checks in the browser, its latest signed readings, and the forms that register a
-//! device and suspend, resume or retire one. Every change is a ledger entry.
+//! device and suspend, resume or retire one; the rules that link devices, with their receipts.
+//! Every change is a ledger entry.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -39,11 +40,52 @@ pub struct DeviceView {
     pub readings: Vec<ReadingView>,
 }
 
+/// One action a rule caused: the receipt the resident sees.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiringView {
+    /// RFC 3339.
+    pub fired_at: String,
+    /// The trigger's reading that caused it.
+    pub trigger_counter: i64,
+    pub command: String,
+    /// RFC 3339, once the action device collected the command.
+    pub delivered_at: Option<String>,
+    /// Log index of the `rule.fired` receipt, once sequenced (its proof bundle).
+    pub leaf_index: Option<i64>,
+}
+
+/// A linkage rule between two of the resident's devices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleView {
+    pub rule_id: Uuid,
+    pub trigger_label: String,
+    pub action_label: String,
+    pub metric: String,
+    /// One of `==` `!=` `>` `>=` `<` `<=`.
+    pub comparison: String,
+    pub threshold: i64,
+    pub command: String,
+    pub notify: bool,
+    /// Local `HH:MM` start and end; `None`: all day.
+    pub window: Option<(String, String)>,
+    /// RFC 3339.
+    pub valid_until: String,
+    /// `pending`, `active`, `expired` or `revoked`.
+    pub state: String,
+    /// Log index of the `rule.granted` entry, once sequenced.
+    pub leaf_index: Option<i64>,
+    /// The newest actions, newest first.
+    pub firings: Vec<FiringView>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicesView {
     pub devices: Vec<DeviceView>,
     /// The kinds the city registers, for the form.
     pub kinds: Vec<String>,
+    pub rules: Vec<RuleView>,
+    /// Each kind of device that can act, with the commands it accepts.
+    pub commands: Vec<(String, Vec<String>)>,
 }
 
 /// The signed-in resident's devices.
@@ -91,6 +133,53 @@ pub async fn change_device(
     Ok(device)
 }
 
+/// The new-rule form as the browser posts it: numbers and times still text, checked by the
+/// server; `notify` is a checkbox.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewRule {
+    pub trigger: Uuid,
+    pub metric: String,
+    pub comparison: String,
+    pub threshold: String,
+    pub action: Uuid,
+    pub command: String,
+    #[serde(default)]
+    pub notify: Option<String>,
+    #[serde(default)]
+    pub window_start: Option<String>,
+    #[serde(default)]
+    pub window_end: Option<String>,
+    pub valid_days: String,
+}
+
+impl NewRule {
+    /// Whether the resident asked to be told when the rule fires.
+    #[must_use]
+    pub fn notify(&self) -> bool {
+        self.notify.as_deref().is_some_and(|n| n == "on" || n == "true")
+    }
+}
+
+/// Links two of the signed-in resident's devices: when `trigger` reports `metric` compared
+/// with `threshold`, `action` is told `command` (within the local window `window_start` to
+/// `window_end`, `HH:MM`, if given). The rule goes on the ledger and acts once cosigned.
+#[server(endpoint = "me/devices/rules")]
+pub async fn create_rule(#[server(flatten)] rule: NewRule) -> Result<Uuid, AppError> {
+    let r = crate::serverfns::resident::ssr::resident().await?;
+    let rule = ssr::devices()?.create_rule(r, rule).await?;
+    leptos_axum::redirect(&format!("/devices#rule-{rule}"));
+    Ok(rule)
+}
+
+/// Revokes one of the signed-in resident's rules: it stops at once.
+#[server(endpoint = "me/devices/rules/revoke")]
+pub async fn revoke_rule(rule_id: Uuid) -> Result<(), AppError> {
+    let r = crate::serverfns::resident::ssr::resident().await?;
+    ssr::devices()?.revoke_rule(r, rule_id).await?;
+    leptos_axum::redirect(&format!("/devices#rule-{rule_id}"));
+    Ok(())
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use std::sync::Arc;
@@ -123,6 +212,8 @@ pub mod ssr {
             change: String,
             reason: String,
         ) -> Result<DeviceView, AppError>;
+        async fn create_rule(&self, resident: Uuid, form: super::NewRule) -> Result<Uuid, AppError>;
+        async fn revoke_rule(&self, resident: Uuid, rule: Uuid) -> Result<(), AppError>;
     }
 
     /// # Errors

@@ -27,6 +27,10 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("lock.door", &["lock", "unlock"]),
     ("lock.bike", &["lock", "unlock"]),
 ];
+/// The city's local time as an offset from UTC, in which rule windows are read (the demo city
+/// keeps UTC+8, without daylight saving). A city elsewhere sets its own here; the offset is
+/// recorded in each rule's leaf, so a change never moves an existing rule's window.
+pub const CITY_UTC_OFFSET_MINUTES: i16 = 480;
 /// Longest validity a rule may ask for, in days.
 pub const MAX_RULE_DAYS: u32 = 3650;
 /// Firings shown per rule.

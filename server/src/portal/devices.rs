@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use app::error::ssr::internal;
+use app::serverfns::devices::NewRule as RuleForm;
 use app::serverfns::devices::ssr::{Devices, NewDeviceForm, fail};
-use app::serverfns::devices::{AppError, DeviceView, DevicesView, ReadingView};
+use app::serverfns::devices::{AppError, DeviceView, DevicesView, FiringView, ReadingView, RuleView};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::clock::rfc3339;
 use crate::domain::devices::{self, Change, Device, DeviceError, KINDS, NewDevice};
 use crate::domain::pseudonym::PseudonymKey;
+use crate::domain::rules::{self, CITY_UTC_OFFSET_MINUTES, COMMANDS, NewRule, RuleInfo};
 
 /// Readings shown per device.
 const READINGS_SHOWN: i64 = 50;
@@ -86,6 +88,54 @@ impl DeviceService {
     }
 }
 
+fn invalid(field: &str, problem: impl Into<String>) -> AppError {
+    fail(AppError::Invalid { field: field.into(), problem: problem.into() })
+}
+
+/// `HH:MM` (as a `type=time` input sends it, seconds allowed) to minutes after midnight.
+fn minutes(field: &str, text: &str) -> Result<u16, AppError> {
+    let bad = || invalid(field, format!("{text:?} is not a time of day (HH:MM)"));
+    let mut parts = text.trim().split(':');
+    let h: u16 = parts.next().and_then(|h| h.parse().ok()).ok_or_else(bad)?;
+    let m: u16 = parts.next().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
+    if h > 23 || m > 59 || parts.count() > 1 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+fn hh_mm(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+fn rule_view(r: RuleInfo) -> RuleView {
+    RuleView {
+        rule_id: r.rule_id,
+        trigger_label: r.trigger_label,
+        action_label: r.action_label,
+        metric: r.metric,
+        comparison: r.comparison,
+        threshold: r.threshold,
+        command: r.command,
+        notify: r.notify,
+        window: r.window.map(|(s, e)| (hh_mm(s), hh_mm(e))),
+        valid_until: rfc3339(r.valid_until),
+        state: super::views::state(r.state),
+        leaf_index: r.leaf_index,
+        firings: r
+            .firings
+            .into_iter()
+            .map(|f| FiringView {
+                fired_at: rfc3339(f.fired_at),
+                trigger_counter: f.trigger_counter,
+                command: f.command,
+                delivered_at: f.delivered_at.map(rfc3339),
+                leaf_index: f.leaf_index,
+            })
+            .collect(),
+    }
+}
+
 /// A refusal in the app's terms: the field at fault, or the conflict.
 fn refused(e: DeviceError) -> AppError {
     match e {
@@ -112,7 +162,16 @@ impl Devices for DeviceService {
         for d in devices::list(&self.db, resident).await.map_err(refused)? {
             out.push(self.view(d).await?);
         }
-        Ok(DevicesView { devices: out, kinds: KINDS.iter().map(|(k, _)| (*k).to_owned()).collect() })
+        let rules = rules::list(&self.db, resident).await.map_err(refused)?.into_iter().map(rule_view).collect();
+        Ok(DevicesView {
+            devices: out,
+            kinds: KINDS.iter().map(|(k, _)| (*k).to_owned()).collect(),
+            rules,
+            commands: COMMANDS
+                .iter()
+                .map(|(k, c)| ((*k).to_owned(), c.iter().map(|c| (*c).to_owned()).collect()))
+                .collect(),
+        })
     }
 
     async fn register(&self, resident: Uuid, form: NewDeviceForm) -> Result<DeviceView, AppError> {
@@ -156,5 +215,45 @@ impl Devices for DeviceService {
             .await
             .map_err(refused)?;
         self.view(d).await
+    }
+
+    async fn create_rule(&self, resident: Uuid, form: RuleForm) -> Result<Uuid, AppError> {
+        let threshold: i64 =
+            form.threshold.trim().parse().map_err(|_| invalid("threshold", "must be a whole number, e.g. 1"))?;
+        let valid_days: u32 =
+            form.valid_days.trim().parse().map_err(|_| {
+                invalid("valid_days", format!("must be a number of days, 1 to {}", rules::MAX_RULE_DAYS))
+            })?;
+        let notify = form.notify();
+        // An empty time field is "not given": both given, or neither for all day.
+        fn given(t: Option<&str>) -> Option<&str> {
+            t.map(str::trim).filter(|t| !t.is_empty())
+        }
+        let window = match (given(form.window_start.as_deref()), given(form.window_end.as_deref())) {
+            (None, None) => None,
+            (Some(s), Some(e)) => Some((minutes("window_start", s)?, minutes("window_end", e)?)),
+            _ => return Err(invalid("window", "give both the start and the end, or neither for all day")),
+        };
+        let new = NewRule {
+            trigger: form.trigger,
+            metric: form.metric,
+            comparison: form.comparison,
+            threshold,
+            action: form.action,
+            command: form.command,
+            notify,
+            window,
+            valid_days,
+        };
+        let rule =
+            rules::create(&self.db, &self.key, resident, &new, CITY_UTC_OFFSET_MINUTES).await.map_err(refused)?;
+        tracing::info!(%rule, "rule made by its resident");
+        Ok(rule)
+    }
+
+    async fn revoke_rule(&self, resident: Uuid, rule: Uuid) -> Result<(), AppError> {
+        rules::revoke(&self.db, &self.key, resident, rule).await.map_err(refused)?;
+        tracing::info!(%rule, "rule revoked by its resident");
+        Ok(())
     }
 }
