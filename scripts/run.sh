@@ -40,10 +40,21 @@ demo_device() { # NAME KIND BRAND MODEL SERIAL LABEL METRIC
   [ -n "$id" ] || id="$("$BIN" device register --account resident1 --kind "$2" --brand "$3" --model "$4" \
     --serial "$5" --label "$6" --key-file "$key")"
   SIM_DEVICES+=(--device "$id,$key,$7")
+  DEMO_DEVICE_ID="$id"
 }
 demo_device water meter.water Aquarius AQ-200 AQ200-000123 "Kitchen water meter" water.litres
 demo_device door lock.door Lockwell "Smart Deadbolt 3" LW3-88412 "Front door" door.open
 demo_device air sensor.air Breeze "Air One" BRZ-00417 "Living room air" air.pm25
+demo_device leak sensor.leak Drip "LeakSense 2" DRP-20931 "Under the sink" leak
+LEAK_ID="$DEMO_DEVICE_ID"
+demo_device valve valve.water Flowmatic "ShutOff Pro" FMX-7750 "Main water valve" valve.open
+VALVE_ID="$DEMO_DEVICE_ID"
+# A rule across the two brands, made once: when the leak sensor reports a leak, close the valve.
+if [ -z "$(psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d onecity -tAc \
+  "select 1 from device_rule where trigger_device_id = '$LEAK_ID' and action_device_id = '$VALVE_ID'")" ]; then
+  "$BIN" device link --account resident1 --trigger "$LEAK_ID" --metric leak --comparison == --threshold 1 \
+    --action "$VALVE_ID" --command close --notify >/dev/null
+fi
 export ONECITY_ANCHOR_INTERVAL_SECS="${ONECITY_ANCHOR_INTERVAL_SECS:-15}"
 
 ONECITY_PROFILE=dev \
@@ -68,7 +79,8 @@ cat >&2 <<MSG
   witnesses:           ${WITNESS_NAMES[*]}
   local chain (anvil): $ONECITY_ANCHOR_RPC_URL  (anchors: /ledger/anchors)
   database:            $DATABASE_URL
-  devices:             resident1's water meter, door lock and air sensor send signed readings every 5 s
+  devices:             resident1's water meter, door lock, air sensor, leak sensor and valve send
+                       signed readings every 5 s; a rule closes the valve when the sensor reports a leak
                        (log: .data/simulator.log)
   Ctrl-C stops everything.
 

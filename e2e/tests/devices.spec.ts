@@ -2,15 +2,17 @@
 // Devices page shows its passport (checked by the browser against the page), its signed
 // readings appear with a chart, a forged, replayed or suspended device's reading is refused
 // and nothing is stored, and the passport downloads as a bundle a brand platform can check.
+// A rule links a leak sensor of one brand to a valve of another: it acts once cosigned, its
+// action is a receipt on the page, the valve collects the command, and revoking stops it.
 // Readings are signed here with Node's own Ed25519 over the canonical encoding of
 // docs/ledger-format.md §4.5: a second implementation of the format, independent of the
 // chain crate.
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test, type TestInfo } from '@playwright/test';
+import { expect, type Page, test, type TestInfo } from '@playwright/test';
 import { ready, reloadUntil, signIn } from './helpers';
 
 const js = (testInfo: TestInfo) => testInfo.project.use.javaScriptEnabled !== false;
@@ -61,11 +63,32 @@ function signed(seedFile: string, device: string, counter: bigint, value: bigint
   };
 }
 
+/** A new key pair for a device: the seed's file and the public key. */
+function keygen(name: string): { seedFile: string; publicKey: string } {
+  const seedFile = join(mkdtempSync(join(tmpdir(), 'onecity-device-')), `${name}.key`);
+  const publicKey = execFileSync(bin(), ['device', 'keygen', '--key-file', seedFile]).toString().trim();
+  return { seedFile, publicKey };
+}
+
+/** Registers a device through the Devices page's form; its card once shown. */
+async function register(page: Page, testInfo: TestInfo, label: string, kind: string, brand: string, key: string) {
+  const form = page.locator('#register-form');
+  await form.getByLabel('Your name for it').fill(label);
+  await form.getByLabel('Kind').selectOption(kind);
+  await form.getByLabel('Brand').fill(brand);
+  await form.getByLabel('Model').fill(`${brand.slice(0, 2).toUpperCase()}-200`);
+  await form.getByLabel('Serial number').fill(`E2E-${kind}-${testInfo.project.name}-${Date.now()}`);
+  await form.getByLabel('Public key').fill(key);
+  await form.getByRole('button', { name: 'Register and publish its passport' }).click();
+  const card = page.locator('article.device', { hasText: label });
+  await expect(card).toBeVisible();
+  await expect(card).toHaveAttribute('data-state', 'active');
+  return card;
+}
+
 test('a resident registers a device, sees its passport and its signed readings', async ({ page }, testInfo) => {
   test.setTimeout(150_000);
-  const dir = mkdtempSync(join(tmpdir(), 'onecity-device-'));
-  const seedFile = join(dir, 'device.key');
-  const publicKey = execFileSync(bin(), ['device', 'keygen', '--key-file', seedFile]).toString().trim();
+  const { seedFile, publicKey } = keygen('meter');
   const label = `Meter ${testInfo.project.name}`;
 
   await signIn(page, testInfo, 'resident2');
@@ -74,16 +97,7 @@ test('a resident registers a device, sees its passport and its signed readings',
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('My devices');
 
   // Registration through the page's form, as a resident does it.
-  const form = page.locator('#register-form');
-  await form.getByLabel('Your name for it').fill(label);
-  await form.getByLabel('Kind').selectOption('meter.water');
-  await form.getByLabel('Brand').fill('Aquarius');
-  await form.getByLabel('Model').fill('AQ-200');
-  await form.getByLabel('Serial number').fill(`E2E-${testInfo.project.name}-${Date.now()}`);
-  await form.getByLabel('Public key').fill(publicKey);
-  await form.getByRole('button', { name: 'Register and publish its passport' }).click();
-  const card = page.locator('article.device', { hasText: label });
-  await expect(card).toBeVisible();
+  const card = await register(page, testInfo, label, 'meter.water', 'Aquarius', publicKey);
   await expect(card).toContainText('Water meter');
   await expect(card.locator('code.key')).toHaveText(publicKey);
   const device = (await card.getAttribute('data-device'))!;
@@ -146,4 +160,88 @@ test('a resident registers a device, sees its passport and its signed readings',
   const mine = page.locator('#my-devices li', { hasText: label });
   await expect(mine).toContainText('4300');
   await expect(mine).toContainText('water.litres');
+});
+
+test('a rule between two brands closes the valve on a leak, shows its receipt and stops when revoked', async ({
+  page,
+}, testInfo) => {
+  test.setTimeout(180_000);
+  const sensorKey = keygen('sensor');
+  const valveKey = keygen('valve');
+  const sensorLabel = `Leak sensor ${testInfo.project.name}`;
+  const valveLabel = `Main valve ${testInfo.project.name}`;
+
+  await signIn(page, testInfo, 'resident2');
+  await page.goto('/devices');
+  await ready(page, testInfo);
+  const sensor = await register(page, testInfo, sensorLabel, 'sensor.leak', 'Drip', sensorKey.publicKey);
+  const valve = await register(page, testInfo, valveLabel, 'valve.water', 'Flowmatic', valveKey.publicKey);
+  const sensorId = (await sensor.getAttribute('data-device'))!;
+  const valveId = (await valve.getAttribute('data-device'))!;
+
+  // The rule, in the page's form: when the sensor reports leak == 1, close the valve.
+  const form = page.locator('#rule-form');
+  await form.getByLabel('When this device').selectOption({ label: sensorLabel });
+  await form.getByLabel('reports the reading').fill('leak');
+  await form.getByLabel('that is').selectOption('==');
+  await form.getByLabel('the value').fill('1');
+  await form.getByLabel('tell this device').selectOption({ label: valveLabel });
+  await form.getByLabel('to', { exact: true }).selectOption('close');
+  await form.getByRole('button', { name: 'Make the rule and record it on the ledger' }).click();
+  const sentence = `When ${sensorLabel} reports leak == 1, tell ${valveLabel} to close`;
+  const rule = page.locator('li.rule', { hasText: sentence });
+  await expect(rule).toBeVisible();
+  // It acts only once the witnesses have cosigned it.
+  if (js(testInfo)) {
+    await expect(rule).toHaveAttribute('data-state', 'active', { timeout: 45_000 });
+  } else {
+    await reloadUntil(page, testInfo, async () => {
+      await expect(rule).toHaveAttribute('data-state', 'active', { timeout: 1000 });
+    }, 45_000);
+  }
+  await expect(rule).toContainText('It has not acted yet.');
+
+  const post = async (device: string, readings: object[]) => {
+    const resp = await page.request.post(`/api/v1/devices/${device}/readings`, { data: { readings } });
+    expect(resp.status()).toBe(202);
+    return resp.json();
+  };
+  const next = BigInt(Date.now()) * 1000n;
+  // No leak: nothing happens. A leak: the rule acts once.
+  expect((await post(sensorId, [signed(sensorKey.seedFile, sensorId, next, 0n, 'leak')])).fired).toBe(0);
+  expect((await post(sensorId, [signed(sensorKey.seedFile, sensorId, next + 1n, 1n, 'leak')])).fired).toBe(1);
+  // The valve, of another brand, collects the command with its own signed reading, once.
+  const collected = await post(valveId, [signed(valveKey.seedFile, valveId, next, 1n, 'valve.open')]);
+  expect(collected.commands.map((c: { command: string }) => c.command)).toEqual(['close']);
+  const again = await post(valveId, [signed(valveKey.seedFile, valveId, next + 1n, 0n, 'valve.open')]);
+  expect(again.commands).toEqual([]);
+
+  // The resident sees what the rule did, with a receipt on the ledger.
+  const receipt = rule.locator('table.firings a[data-receipt]');
+  await reloadUntil(page, testInfo, async () => {
+    await expect(receipt).toHaveCount(1, { timeout: 1000 });
+  }, 45_000);
+  const firing = rule.locator('table.firings tbody tr');
+  await expect(firing).toHaveCount(1);
+  await expect(firing).toContainText('close');
+  await expect(firing.locator('td').nth(3).locator('time')).toBeVisible();
+  // The receipt, once cosigned, passes `onecity verify` offline as the action it claims.
+  const href = (await receipt.getAttribute('href'))!;
+  const index = await receipt.getAttribute('data-receipt');
+  await expect.poll(async () => (await page.request.get(href)).status(), { timeout: 45_000 }).toBe(200);
+  const dir = mkdtempSync(join(tmpdir(), 'onecity-rule-'));
+  writeFileSync(join(dir, 'bundle.json'), await (await page.request.get(href)).body());
+  writeFileSync(join(dir, 'keys.txt'), await (await page.request.get('/ledger/keys')).body());
+  const verdict = execFileSync(bin(), [
+    'verify', '--bundle', join(dir, 'bundle.json'), '--keys', join(dir, 'keys.txt'),
+  ]).toString();
+  expect(verdict).toContain(`VERIFIED: entry #${index} (rule.fired)`);
+
+  // Revoked: it stops at once.
+  await rule.getByRole('button', { name: 'Revoke this rule' }).click();
+  await expect(rule).toHaveAttribute('data-state', 'revoked');
+  await expect(rule.getByRole('button', { name: 'Revoke this rule' })).toHaveCount(0);
+  expect((await post(sensorId, [signed(sensorKey.seedFile, sensorId, next + 2n, 1n, 'leak')])).fired).toBe(0);
+  const after = await post(valveId, [signed(valveKey.seedFile, valveId, next + 2n, 1n, 'valve.open')]);
+  expect(after.commands).toEqual([]);
 });

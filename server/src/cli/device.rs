@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use uuid::Uuid;
 
 use crate::domain::devices::{self, NewDevice};
+use crate::domain::rules::{self, NewRule};
 use crate::seed::DbArgs;
 
 #[derive(Subcommand, Debug)]
@@ -24,6 +25,8 @@ pub enum DeviceCommand {
     Keygen(KeygenArgs),
     /// Register a device for the resident of an account.
     Register(RegisterArgs),
+    /// Link two devices of a resident with a rule (as the Devices page does).
+    Link(LinkArgs),
     /// Send signed readings from devices to a running portal.
     Simulate(SimulateArgs),
 }
@@ -65,6 +68,46 @@ pub struct RegisterArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct LinkArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The identity provider's subject of the resident's account.
+    #[arg(long)]
+    pub account: String,
+    /// The account's identity provider (as the portal's `--oidc-issuer`).
+    #[arg(long, env = "ONECITY_OIDC_ISSUER")]
+    pub issuer: String,
+    /// The device whose readings trigger the rule.
+    #[arg(long)]
+    pub trigger: Uuid,
+    /// The trigger's metric, e.g. `leak`.
+    #[arg(long)]
+    pub metric: String,
+    /// One of `==` `!=` `>` `>=` `<` `<=`.
+    #[arg(long, default_value = "==")]
+    pub comparison: String,
+    #[arg(long, allow_hyphen_values = true)]
+    pub threshold: i64,
+    /// The device that acts.
+    #[arg(long)]
+    pub action: Uuid,
+    /// What it is told, e.g. `close`.
+    #[arg(long)]
+    pub command: String,
+    /// Local hours it may act, `HH:MM-HH:MM` (e.g. `23:00-06:00`); all day when left out.
+    #[arg(long)]
+    pub window: Option<String>,
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Tell the resident each time it acts.
+    #[arg(long)]
+    pub notify: bool,
+    /// Pseudonym key, as the portal's.
+    #[arg(long, env = "ONECITY_PSEUDONYM_KEY_FILE")]
+    pub pseudonym_key_file: PathBuf,
+}
+
+#[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// The portal, e.g. `http://localhost:3000`.
     #[arg(long)]
@@ -85,17 +128,32 @@ struct Simulated {
     seed: [u8; 32],
     metric: String,
     value: i64,
+    /// Told by a rule what to be: an open/on metric then keeps that value.
+    commanded: bool,
 }
 
 impl Simulated {
-    /// The next value: meters count up, locks open and close, sensors wander.
+    /// The next value: meters count up, locks open and close (unless a rule told them what to
+    /// be), a leak is rare, sensors wander.
     fn step(&mut self, rng: &mut impl rand::Rng) -> i64 {
         self.value = match self.metric.split('.').next_back().unwrap_or_default() {
-            "open" | "on" | "leak" => i64::from(rng.gen_bool(0.5)),
+            "open" | "on" if self.commanded => self.value,
+            "open" | "on" => i64::from(rng.gen_bool(0.5)),
+            "leak" => i64::from(rng.gen_bool(0.02)),
             m if m.ends_with('s') || m == "kwh" || m == "wh" => self.value + rng.gen_range(0..20),
             _ => (self.value + rng.gen_range(-3..=3)).clamp(0, 500),
         };
         self.value
+    }
+
+    /// Acts on a command: the next readings report the state it asked for.
+    fn obey(&mut self, command: &str) {
+        match command {
+            "close" | "off" | "lock" => self.value = 0,
+            "open" | "on" | "unlock" => self.value = 1,
+            _ => return,
+        }
+        self.commanded = true;
     }
 }
 
@@ -106,7 +164,26 @@ fn parse_device(spec: &str) -> anyhow::Result<Simulated> {
     };
     let id: Uuid = id.parse().with_context(|| format!("--device {spec:?}: {id:?} is not a device id"))?;
     let seed = crate::keyfile::load_or_create_seed(std::path::Path::new(key))?;
-    Ok(Simulated { id, seed, metric: metric.to_owned(), value: 0 })
+    Ok(Simulated { id, seed, metric: metric.to_owned(), value: 0, commanded: false })
+}
+
+/// The resident of an account.
+async fn resident_of(db: &sqlx::PgPool, account: &str, issuer: &str) -> anyhow::Result<Uuid> {
+    sqlx::query_scalar!(
+        "select r.resident_id from resident r join account a using (account_id)
+         where a.subject = $1 and a.issuer = $2",
+        account,
+        issuer
+    )
+    .fetch_optional(db)
+    .await?
+    .with_context(|| format!("no resident has the account {account:?}"))
+}
+
+/// `HH:MM-HH:MM` to local minutes after midnight.
+fn parse_window(text: &str) -> anyhow::Result<(u16, u16)> {
+    let parsed = text.split_once('-').and_then(|(s, e)| Some((rules::time_of_day(s)?, rules::time_of_day(e)?)));
+    parsed.with_context(|| format!("--window {text:?}: expected HH:MM-HH:MM, e.g. 23:00-06:00"))
 }
 
 /// Runs one `device` command.
@@ -124,15 +201,7 @@ pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
             let seed = crate::keyfile::load_or_create_seed(&args.key_file)?;
             let key = crate::domain::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
             let db = crate::seed::connect(&args.db).await?;
-            let resident: Uuid = sqlx::query_scalar!(
-                "select r.resident_id from resident r join account a using (account_id)
-                 where a.subject = $1 and a.issuer = $2",
-                args.account,
-                args.issuer
-            )
-            .fetch_optional(&db)
-            .await?
-            .with_context(|| format!("no resident has the account {:?}", args.account))?;
+            let resident = resident_of(&db, &args.account, &args.issuer).await?;
             let new = NewDevice {
                 label: args.label,
                 kind: args.kind,
@@ -145,8 +214,43 @@ pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
             println!("{}", d.device_id);
             Ok(())
         }
+        DeviceCommand::Link(args) => {
+            let key = crate::domain::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
+            let window = args.window.as_deref().map(parse_window).transpose()?;
+            let db = crate::seed::connect(&args.db).await?;
+            let resident = resident_of(&db, &args.account, &args.issuer).await?;
+            let new = NewRule {
+                trigger: args.trigger,
+                metric: args.metric,
+                comparison: args.comparison,
+                threshold: args.threshold,
+                action: args.action,
+                command: args.command,
+                notify: args.notify,
+                window,
+                valid_days: args.days,
+            };
+            let rule = rules::create(&db, &key, resident, &new, rules::CITY_UTC_OFFSET_MINUTES).await?;
+            println!("{rule}");
+            Ok(())
+        }
         DeviceCommand::Simulate(args) => simulate(args).await,
     }
+}
+
+/// The parts of the portal's answer to accepted readings that a device acts on.
+#[derive(Default, serde::Deserialize)]
+struct Answer {
+    #[serde(default)]
+    fired: usize,
+    #[serde(default)]
+    commands: Vec<Told>,
+}
+
+#[derive(serde::Deserialize)]
+struct Told {
+    rule_id: Uuid,
+    command: String,
 }
 
 async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
@@ -168,7 +272,19 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             let body = serde_json::json!({ "readings": [reading.sign(&d.seed)?] });
             let url = format!("{base}/api/v1/devices/{}/readings", d.id);
             match http.post(&url).json(&body).send().await {
-                Ok(r) if r.status().is_success() => tracing::debug!(device = %d.id, "reading accepted"),
+                Ok(r) if r.status().is_success() => {
+                    // What a device does with the answer: act on the commands its owner's rules
+                    // sent it.
+                    let answer: Answer = r.json().await.unwrap_or_default();
+                    tracing::debug!(device = %d.id, fired = answer.fired, "reading accepted");
+                    if answer.fired > 0 {
+                        tracing::info!(device = %d.id, actions = answer.fired, "the reading made rules act");
+                    }
+                    for told in answer.commands {
+                        tracing::info!(device = %d.id, rule = %told.rule_id, command = %told.command, "told to act");
+                        d.obey(&told.command);
+                    }
+                }
                 // A refused reading is the portal working as it should (a suspended device):
                 // say so and keep going.
                 Ok(r) => {

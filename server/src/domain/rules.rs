@@ -57,6 +57,22 @@ pub struct NewRule {
     pub valid_days: u32,
 }
 
+/// `HH:MM` (as a `type=time` input sends it, seconds allowed) to minutes after midnight.
+#[must_use]
+pub fn time_of_day(text: &str) -> Option<u16> {
+    let mut parts = text.trim().split(':');
+    let h: u16 = parts.next()?.parse().ok()?;
+    let m: u16 = parts.next()?.parse().ok()?;
+    let seconds_ok = parts.next().is_none_or(|s| s.parse::<u8>().is_ok_and(|s| s < 60));
+    (h < 24 && m < 60 && seconds_ok && parts.next().is_none()).then_some(h * 60 + m)
+}
+
+/// Minutes after midnight as `HH:MM`.
+#[must_use]
+pub fn hh_mm(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 fn invalid(field: &'static str, problem: impl Into<String>) -> DeviceError {
     DeviceError::Invalid { field, problem: problem.into() }
 }
@@ -532,5 +548,22 @@ impl Gate {
             }
             None => Err(self.integrity(conn, row.rule_id, "rule absent from the cosigned status map").await),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hh_mm, time_of_day};
+
+    #[test]
+    fn times_of_day_as_forms_send_them() {
+        assert_eq!(time_of_day("23:00"), Some(1380));
+        assert_eq!(time_of_day(" 06:05 "), Some(365));
+        assert_eq!(time_of_day("00:00:30"), Some(0));
+        for bad in ["24:00", "12:60", "12", "12:00:61", "12:00:00:00", "ab:cd", "", "-1:00"] {
+            assert_eq!(time_of_day(bad), None, "{bad:?}");
+        }
+        assert_eq!(hh_mm(1380), "23:00");
+        assert_eq!(hh_mm(365), "06:05");
     }
 }

@@ -92,20 +92,8 @@ fn invalid(field: &str, problem: impl Into<String>) -> AppError {
     fail(AppError::Invalid { field: field.into(), problem: problem.into() })
 }
 
-/// `HH:MM` (as a `type=time` input sends it, seconds allowed) to minutes after midnight.
 fn minutes(field: &str, text: &str) -> Result<u16, AppError> {
-    let bad = || invalid(field, format!("{text:?} is not a time of day (HH:MM)"));
-    let mut parts = text.trim().split(':');
-    let h: u16 = parts.next().and_then(|h| h.parse().ok()).ok_or_else(bad)?;
-    let m: u16 = parts.next().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
-    if h > 23 || m > 59 || parts.count() > 1 {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
-}
-
-fn hh_mm(minutes: u16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+    rules::time_of_day(text).ok_or_else(|| invalid(field, format!("{text:?} is not a time of day (HH:MM)")))
 }
 
 fn rule_view(r: RuleInfo) -> RuleView {
@@ -118,7 +106,7 @@ fn rule_view(r: RuleInfo) -> RuleView {
         threshold: r.threshold,
         command: r.command,
         notify: r.notify,
-        window: r.window.map(|(s, e)| (hh_mm(s), hh_mm(e))),
+        window: r.window.map(|(s, e)| (rules::hh_mm(s), rules::hh_mm(e))),
         valid_until: rfc3339(r.valid_until),
         state: super::views::state(r.state),
         leaf_index: r.leaf_index,
