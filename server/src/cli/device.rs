@@ -38,8 +38,9 @@ pub struct KeygenArgs {
     pub key_file: PathBuf,
 }
 
+/// Whose device: the resident of an account, in the portal's database, with its pseudonym key.
 #[derive(Args, Debug)]
-pub struct RegisterArgs {
+pub struct ResidentArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// The identity provider's subject of the resident's account.
@@ -48,6 +49,15 @@ pub struct RegisterArgs {
     /// The account's identity provider (as the portal's `--oidc-issuer`).
     #[arg(long, env = "ONECITY_OIDC_ISSUER")]
     pub issuer: String,
+    /// Pseudonym key, as the portal's.
+    #[arg(long, env = "ONECITY_PSEUDONYM_KEY_FILE")]
+    pub pseudonym_key_file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub resident: ResidentArgs,
     #[arg(long)]
     pub label: String,
     /// One of the kinds the city registers (e.g. `meter.water`, `lock.door`).
@@ -62,21 +72,12 @@ pub struct RegisterArgs {
     /// The device's seed file (created when missing); its public key is registered.
     #[arg(long)]
     pub key_file: PathBuf,
-    /// Pseudonym key, as the portal's.
-    #[arg(long, env = "ONECITY_PSEUDONYM_KEY_FILE")]
-    pub pseudonym_key_file: PathBuf,
 }
 
 #[derive(Args, Debug)]
 pub struct LinkArgs {
     #[command(flatten)]
-    pub db: DbArgs,
-    /// The identity provider's subject of the resident's account.
-    #[arg(long)]
-    pub account: String,
-    /// The account's identity provider (as the portal's `--oidc-issuer`).
-    #[arg(long, env = "ONECITY_OIDC_ISSUER")]
-    pub issuer: String,
+    pub resident: ResidentArgs,
     /// The device whose readings trigger the rule.
     #[arg(long)]
     pub trigger: Uuid,
@@ -102,9 +103,6 @@ pub struct LinkArgs {
     /// Tell the resident each time it acts.
     #[arg(long)]
     pub notify: bool,
-    /// Pseudonym key, as the portal's.
-    #[arg(long, env = "ONECITY_PSEUDONYM_KEY_FILE")]
-    pub pseudonym_key_file: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -167,17 +165,22 @@ fn parse_device(spec: &str) -> anyhow::Result<Simulated> {
     Ok(Simulated { id, seed, metric: metric.to_owned(), value: 0, commanded: false })
 }
 
-/// The resident of an account.
-async fn resident_of(db: &sqlx::PgPool, account: &str, issuer: &str) -> anyhow::Result<Uuid> {
-    sqlx::query_scalar!(
-        "select r.resident_id from resident r join account a using (account_id)
-         where a.subject = $1 and a.issuer = $2",
-        account,
-        issuer
-    )
-    .fetch_optional(db)
-    .await?
-    .with_context(|| format!("no resident has the account {account:?}"))
+impl ResidentArgs {
+    /// The database, the pseudonym key and the account's resident.
+    async fn open(&self) -> anyhow::Result<(sqlx::PgPool, crate::domain::pseudonym::PseudonymKey, Uuid)> {
+        let key = crate::domain::pseudonym::PseudonymKey::load_or_create(&self.pseudonym_key_file)?;
+        let db = crate::seed::connect(&self.db).await?;
+        let resident = sqlx::query_scalar!(
+            "select r.resident_id from resident r join account a using (account_id)
+             where a.subject = $1 and a.issuer = $2",
+            self.account,
+            self.issuer
+        )
+        .fetch_optional(&db)
+        .await?
+        .with_context(|| format!("no resident has the account {:?}", self.account))?;
+        Ok((db, key, resident))
+    }
 }
 
 /// `HH:MM-HH:MM` to local minutes after midnight.
@@ -199,9 +202,7 @@ pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
         }
         DeviceCommand::Register(args) => {
             let seed = crate::keyfile::load_or_create_seed(&args.key_file)?;
-            let key = crate::domain::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
-            let db = crate::seed::connect(&args.db).await?;
-            let resident = resident_of(&db, &args.account, &args.issuer).await?;
+            let (db, key, resident) = args.resident.open().await?;
             let new = NewDevice {
                 label: args.label,
                 kind: args.kind,
@@ -215,10 +216,8 @@ pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         DeviceCommand::Link(args) => {
-            let key = crate::domain::pseudonym::PseudonymKey::load_or_create(&args.pseudonym_key_file)?;
             let window = args.window.as_deref().map(parse_window).transpose()?;
-            let db = crate::seed::connect(&args.db).await?;
-            let resident = resident_of(&db, &args.account, &args.issuer).await?;
+            let (db, key, resident) = args.resident.open().await?;
             let new = NewRule {
                 trigger: args.trigger,
                 metric: args.metric,
