@@ -127,6 +127,7 @@ fn fixture() -> Fixture {
         record: None,
         anchor: None,
         device: None,
+        reading: None,
     };
     verify_bundle(&bundle, &policy, NOW).unwrap();
     Fixture {

@@ -6,10 +6,11 @@
 //! Keys come from fixed seeds: never use them outside tests and demos.
 
 use crate::bundle::{
-    AtReadProof, BUNDLE_V3, BUNDLE_V4, BUNDLE_VERSION, DeviceStatusProof, EntryProof, ProofBundle, StatusProof,
+    AtReadProof, BUNDLE_V3, BUNDLE_V4, BUNDLE_VERSION, DeviceStatusProof, EntryProof, ProofBundle, ReadingProof,
+    StatusProof,
 };
 use crate::cosign::{CosignatureSigner, Ed25519Cosigner, WitnessPolicy};
-use crate::device::StatusUpdate;
+use crate::device::{SignedReading, StatusUpdate};
 use crate::error::{Error, Result};
 use crate::hash::Hash;
 use crate::leaf::{Event, GrantId};
@@ -36,6 +37,17 @@ pub struct SealedBatch {
     /// The versions, in batch order.
     pub versions: Vec<RecordVersion>,
     /// The batch tree's stored hashes ([`crate::record::batch_tree`]).
+    pub stored: Vec<Hash>,
+}
+
+/// A batch of device readings the demo ledger sealed.
+#[derive(Debug, Clone)]
+pub struct SealedReadings {
+    /// Leaf index of its `records.batch` entry.
+    pub index: u64,
+    /// The readings, in batch order.
+    pub readings: Vec<SignedReading>,
+    /// The batch tree's stored hashes.
     pub stored: Vec<Hash>,
 }
 
@@ -179,6 +191,7 @@ impl DemoLedger {
             record: None,
             anchor: None,
             device: None,
+            reading: None,
         })
     }
 
@@ -240,14 +253,54 @@ impl DemoLedger {
             .and_then(|p| batch.versions.get(p))
             .cloned()
             .ok_or(Error::IndexOutOfRange { index: position, size: batch.versions.len() as u64 })?;
-        let count = batch.versions.len() as u64;
-        let indexes = crate::record::path_indexes(count, position)?;
-        let hashes: Vec<Hash> =
-            indexes.iter().map(|&i| batch.stored[usize::try_from(i).unwrap_or(usize::MAX)]).collect();
-        let batch_path = crate::record::path_from(count, position, &indexes, &hashes)?;
+        let batch_path = path_in(&batch.stored, batch.versions.len() as u64, position)?;
         let mut bundle = self.bundle(batch.index, signed)?;
         bundle.version = BUNDLE_V3;
         bundle.record = Some(RecordProof { record, position, batch_path });
+        Ok(bundle)
+    }
+
+    /// Seals device readings as one `records.batch` entry over `[period_start, period_end)`
+    /// (what the server's reading sealer does).
+    ///
+    /// # Errors
+    /// A malformed reading; encoding errors.
+    pub fn seal_readings(
+        &mut self,
+        readings: Vec<SignedReading>,
+        period_start: u64,
+        period_end: u64,
+    ) -> Result<SealedReadings> {
+        let leaves = readings.iter().map(SignedReading::batch_leaf).collect::<Result<Vec<_>>>()?;
+        let (batch_root, stored) = crate::record::batch_tree(&leaves)?;
+        let event = Event::RecordsBatch { batch_root, count: readings.len() as u64, period_start, period_end };
+        let index = self.append(&event)?;
+        Ok(SealedReadings { index, readings, stored })
+    }
+
+    /// The existence proof of the reading at `position` of `batch`, with the device's
+    /// registration entry at `passport`, against checkpoint `signed`.
+    ///
+    /// # Errors
+    /// A position outside the batch; as [`Self::bundle`].
+    pub fn reading_bundle(
+        &self,
+        batch: &SealedReadings,
+        position: u64,
+        passport: u64,
+        signed: &SignedCheckpoint,
+    ) -> Result<ProofBundle> {
+        let reading = usize::try_from(position)
+            .ok()
+            .and_then(|p| batch.readings.get(p))
+            .cloned()
+            .ok_or(Error::IndexOutOfRange { index: position, size: batch.readings.len() as u64 })?;
+        let size = signed.checkpoint.size;
+        let batch_path = path_in(&batch.stored, batch.readings.len() as u64, position)?;
+        let passport = EntryProof::new(passport, self.entry(passport)?, prove_inclusion(size, passport, &self.tree)?);
+        let mut bundle = self.bundle(batch.index, signed)?;
+        bundle.version = BUNDLE_V4;
+        bundle.reading = Some(ReadingProof { reading, position, batch_path, passport });
         Ok(bundle)
     }
 
@@ -295,6 +348,13 @@ impl DemoLedger {
             .map(Vec::as_slice)
             .ok_or(Error::IndexOutOfRange { index, size: self.tree.size() })
     }
+}
+
+/// The path of `position` in a batch of `count` from its stored hashes.
+fn path_in(stored: &[Hash], count: u64, position: u64) -> Result<Vec<Hash>> {
+    let indexes = crate::record::path_indexes(count, position)?;
+    let hashes: Vec<Hash> = indexes.iter().map(|&i| stored[usize::try_from(i).unwrap_or(usize::MAX)]).collect();
+    crate::record::path_from(count, position, &indexes, &hashes)
 }
 
 /// Sample events of every type (deterministic), used by golden vectors and docs.

@@ -22,6 +22,8 @@ use crate::status::{GrantStatus, STATUS_VERSION};
 
 /// First line of every signed reading.
 pub const READING_DOMAIN: &[u8] = b"onecity reading v1\n";
+/// Domain line of a sealed reading's commitment ([`SignedReading::seal_commitment`]).
+pub const SEALED_READING_DOMAIN: &[u8] = b"onecity sealed reading v1\n";
 const SERIAL_DOMAIN: &[u8] = b"onecity device serial v1\n";
 const STATUS_KEY_DOMAIN: &[u8] = b"onecity device status v1\n";
 /// The type byte of a device's status value (grant values use 0x01 and 0x02).
@@ -270,6 +272,39 @@ impl From<SignedReading> for SignedReadingJson {
 }
 
 impl SignedReading {
+    /// What a batch seals for this reading (docs/ledger-format.md §8.5):
+    /// `SHA-256("onecity sealed reading v1\n" || signature (64 bytes) || SHA-256(signing bytes))`.
+    ///
+    /// No salt: the signature is one, since no one without the device's secret key can compute
+    /// it, so a commitment on the public log cannot be tested against guessed readings; whoever
+    /// holds the signed reading (the resident, an agency the resident granted) recomputes it.
+    ///
+    /// # Errors
+    /// [`Error::BadReading`] for a malformed signature or metric.
+    pub fn seal_commitment(&self) -> Result<Hash> {
+        let sig = self.signature_bytes()?;
+        let mut h = Sha256::new();
+        h.update(SEALED_READING_DOMAIN);
+        h.update(sig);
+        h.update(Sha256::digest(self.reading.signing_bytes()?));
+        Ok(Hash(h.finalize().into()))
+    }
+
+    /// The reading's leaf in its batch's tree: the RFC 6962 leaf hash of its commitment.
+    ///
+    /// # Errors
+    /// As [`Self::seal_commitment`].
+    pub fn batch_leaf(&self) -> Result<Hash> {
+        Ok(crate::tree::leaf_hash(&self.seal_commitment()?.0))
+    }
+
+    fn signature_bytes(&self) -> Result<[u8; 64]> {
+        hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| Error::BadReading("signature must be 128 hex digits (64 bytes)".into()))
+    }
+
     /// Checks the signature against a passport's key.
     ///
     /// # Errors
@@ -287,10 +322,7 @@ impl SignedReading {
             return Err(Error::BadReading(format!("unknown device key type 0x{passport_key_type:02x}")));
         }
         let msg = self.reading.signing_bytes()?;
-        let sig = hex::decode(&self.signature)
-            .ok()
-            .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
-            .ok_or_else(|| Error::BadReading("signature must be 128 hex digits (64 bytes)".into()))?;
+        let sig = self.signature_bytes()?;
         let key = <[u8; 32]>::try_from(passport_key)
             .ok()
             .and_then(|k| VerifyingKey::from_bytes(&k).ok())

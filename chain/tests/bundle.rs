@@ -431,3 +431,64 @@ fn readings_are_signed_by_the_device() {
         serde_json::from_str::<chain::device::SignedReading>(&extra).unwrap_err().to_string().contains("unknown field")
     );
 }
+
+/// A sealed reading: its bundle proves the reading, signed by the device of the passport, was
+/// in a cosigned batch; an altered value, another device's passport, a broken path or a bundle
+/// version without readings are each refused with the reason.
+#[test]
+fn sealed_readings_prove_existence_under_the_passport() {
+    use chain::demo::{SAMPLE_DEVICE_SEED, sample_passport};
+    use chain::device::Reading;
+    let mut l = DemoLedger::new().unwrap();
+    let p = sample_passport();
+    let passport = l.append(&Event::DeviceRegisteredV2(p.clone())).unwrap();
+    let other = chain::leaf::Passport {
+        device_id: chain::leaf::DeviceId([0x44; 16]),
+        public_key: chain::device::public_key(&[5; 32]).to_vec(),
+        ..p.clone()
+    };
+    let other_index = l.append(&Event::DeviceRegisteredV2(other)).unwrap();
+    let readings: Vec<_> = (1..=3)
+        .map(|c| {
+            Reading {
+                device_id: p.device_id,
+                counter: c,
+                measured_at: 1_767_300_000 + c,
+                metric: "leak".into(),
+                value: 0,
+            }
+            .sign(&SAMPLE_DEVICE_SEED)
+            .unwrap()
+        })
+        .collect();
+    let batch = l.seal_readings(readings.clone(), 1_767_300_000, 1_767_300_010).unwrap();
+    let cp = l.checkpoint(NOW - 100).unwrap();
+    for position in 0..3 {
+        let b = l.reading_bundle(&batch, position, passport, &cp).unwrap();
+        let b = ProofBundle::from_json(&b.to_json().unwrap()).unwrap();
+        let v = verify_bundle(&b, &l.policy, NOW).unwrap().reading.unwrap();
+        assert_eq!(v.reading, readings[usize::try_from(position).unwrap()].reading);
+        assert_eq!((v.sealed_by, v.batch_size, v.passport_index), (1_767_300_010, 3, passport));
+        assert_eq!((v.kind.as_str(), v.registrant), (p.kind.as_str(), p.owner));
+    }
+    let good = l.reading_bundle(&batch, 1, passport, &cp).unwrap();
+    let fails = |b: &ProofBundle| verify_bundle(b, &l.policy, NOW).unwrap_err().to_string();
+
+    let mut altered = good.clone();
+    altered.reading.as_mut().unwrap().reading.reading.value = 1;
+    assert!(fails(&altered).contains("signature does not verify with its passport's key"), "{}", fails(&altered));
+    // Re-signed by someone else's key: the passport's key does not verify it.
+    let mut forged = good.clone();
+    forged.reading.as_mut().unwrap().reading = readings[1].reading.clone().sign(&[5; 32]).unwrap();
+    assert!(fails(&forged).contains("signature does not verify"), "{}", fails(&forged));
+    let mut wrong_passport = l.reading_bundle(&batch, 1, other_index, &cp).unwrap();
+    assert!(fails(&wrong_passport).contains("the reading names device"), "{}", fails(&wrong_passport));
+    wrong_passport.reading.as_mut().unwrap().passport = l.bundle(batch.index, &cp).unwrap().entry;
+    assert!(fails(&wrong_passport).contains("not the device's registration"), "{}", fails(&wrong_passport));
+    let mut moved = good.clone();
+    moved.reading.as_mut().unwrap().position = 0;
+    assert!(fails(&moved).contains("not in the batch"), "{}", fails(&moved));
+    let mut old = good.clone();
+    old.version = 3;
+    assert!(fails(&old).contains("no device status or reading"), "{}", fails(&old));
+}

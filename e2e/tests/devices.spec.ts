@@ -1,7 +1,8 @@
 // Devices as a resident uses them, with JavaScript on and off: a device registered on the
 // Devices page shows its passport (checked by the browser against the page), its signed
 // readings appear with a chart, a forged, replayed or suspended device's reading is refused
-// and nothing is stored, and the passport downloads as a bundle a brand platform can check.
+// and nothing is stored, the passport downloads as a bundle a brand platform can check, and a
+// reading's seal downloads as a proof that it existed, signed by the device.
 // A rule links a leak sensor of one brand to a valve of another: it acts once cosigned, its
 // action is a receipt on the page, the valve collects the command, and revoking stops it.
 // Readings are signed here with Node's own Ed25519 over the canonical encoding of
@@ -61,6 +62,18 @@ function signed(seedFile: string, device: string, counter: bigint, value: bigint
     value: Number(value),
     signature: sign(null, msg, key).toString('hex'),
   };
+}
+
+/**
+ * Downloads a proof bundle as the signed-in resident (once cosigned) with the city's keys and
+ * checks it offline with `onecity verify`, as a brand platform or the resident would; its report.
+ */
+async function verifyDownload(page: Page, url: string): Promise<string> {
+  await expect.poll(async () => (await page.request.get(url)).status(), { timeout: 45_000 }).toBe(200);
+  const dir = mkdtempSync(join(tmpdir(), 'onecity-proof-'));
+  writeFileSync(join(dir, 'bundle.json'), await (await page.request.get(url)).body());
+  writeFileSync(join(dir, 'keys.txt'), await (await page.request.get('/ledger/keys')).body());
+  return execFileSync(bin(), ['verify', '--bundle', join(dir, 'bundle.json'), '--keys', join(dir, 'keys.txt')]).toString();
 }
 
 /** A new key pair for a device: the seed's file and the public key. */
@@ -137,6 +150,16 @@ test('a resident registers a device, sees its passport and its signed readings',
   await expect(rows.first()).toContainText('4242');
   await expect(card.locator('svg.chart')).toBeVisible();
   await expect(card).not.toContainText('999999');
+
+  // Each reading is sealed on the ledger: the resident downloads its proof from the table,
+  // and it verifies offline as signed by the device's passport key.
+  const proofLink = card.locator(`a[data-reading-proof="${next}"]`);
+  await reloadUntil(page, testInfo, async () => {
+    await expect(proofLink).toBeVisible({ timeout: 1000 });
+  }, 45_000);
+  const sealed = await verifyDownload(page, (await proofLink.getAttribute('href'))!);
+  expect(sealed).toContain('water.litres = 4242');
+  expect(sealed).toContain("SIGNED by the key of the device's passport");
 
   // Suspended: its readings are refused until resumed.
   await card.getByRole('button', { name: 'Suspend: refuse its readings' }).click();
@@ -226,15 +249,8 @@ test('a rule between two brands closes the valve on a leak, shows its receipt an
   await expect(firing).toContainText('close');
   await expect(firing.locator('td').nth(3).locator('time')).toBeVisible();
   // The receipt, once cosigned, passes `onecity verify` offline as the action it claims.
-  const href = (await receipt.getAttribute('href'))!;
   const index = await receipt.getAttribute('data-receipt');
-  await expect.poll(async () => (await page.request.get(href)).status(), { timeout: 45_000 }).toBe(200);
-  const dir = mkdtempSync(join(tmpdir(), 'onecity-rule-'));
-  writeFileSync(join(dir, 'bundle.json'), await (await page.request.get(href)).body());
-  writeFileSync(join(dir, 'keys.txt'), await (await page.request.get('/ledger/keys')).body());
-  const verdict = execFileSync(bin(), [
-    'verify', '--bundle', join(dir, 'bundle.json'), '--keys', join(dir, 'keys.txt'),
-  ]).toString();
+  const verdict = await verifyDownload(page, (await receipt.getAttribute('href'))!);
   expect(verdict).toContain(`VERIFIED: entry #${index} (rule.fired)`);
 
   // Revoked: it stops at once.

@@ -7,9 +7,10 @@
 //! 2. Readings: for every device, one request of PER_REQUEST readings, signed ahead of time
 //!    (the devices' work, not the server's).
 //! 3. Signed ingestion: WORKERS tasks feed the requests through `domain::devices::ingest`, what
-//!    the readings endpoint calls: the device's row locked, its registration entry decoded,
-//!    every signature checked, counters compared, the readings inserted as behavioral records
-//!    (with the residents' data-version triggers), the counter stored: readings/s.
+//!    the readings endpoint calls: the device's row read, its registration entry decoded,
+//!    every signature checked, counters compared, then in one statement the counter moved
+//!    under the row's lock, the readings inserted as behavioral records (with the residents'
+//!    data-version triggers) and queued for sealing: readings/s.
 //! 4. Plain inserts: the same rows, in the same batches, by the same number of tasks, inserted
 //!    into `behavioral_record` with nothing checked: readings/s, and the ratio of (3) to (4).
 
@@ -195,6 +196,9 @@ async fn main() -> anyhow::Result<()> {
     let stored: i64 =
         sqlx::query_scalar("select count(*) from behavioral_record where data ? 'signature'").fetch_one(&db).await?;
     anyhow::ensure!(stored as f64 == total, "stored {stored} of {total} readings");
+    // Sealing is part of ingestion: every reading queued for its batch.
+    let queued: i64 = sqlx::query_scalar("select count(*) from reading_seal_queue").fetch_one(&db).await?;
+    anyhow::ensure!(queued as f64 == total, "queued {queued} of {total} readings for sealing");
     println!(
         "signed ingestion: {total} readings in {signed:.1} s = {:.0} readings/s ({workers} workers)",
         total / signed

@@ -208,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query("analyze confirmation_record").execute(&db).await?;
     let sealer = tokio::spawn(async move {
         let started = Instant::now();
-        let n = server::ledger::seal::seal_paced(&sealer_db, batch).await?;
+        let n = server::ledger::seal::seal_paced(&sealer_db, server::ledger::seal::Contents::Records, batch).await?;
         anyhow::Ok((n, started.elapsed()))
     });
     let with = sequencing(&db, &settings, seconds, 10_000_000_000).await?;

@@ -171,9 +171,9 @@ fn RuleItem(rule: RuleView, revoke: ServerAction<RevokeRule>) -> impl IntoView {
                         <caption>{t.rule_firings}</caption>
                         <thead>
                             <tr>
-                                <th scope="col">{t.device_time}</th>
+                                <th scope="col">{t.rule_fired_at}</th>
                                 <th scope="col">{t.device_counter}</th>
-                                <th scope="col">{t.rule_command_field}</th>
+                                <th scope="col">{t.rule_command_col}</th>
                                 <th scope="col">{t.rule_delivered}</th>
                                 <th scope="col">{t.rule_receipt}</th>
                             </tr>
@@ -310,11 +310,11 @@ fn NewRuleForm(
                     <label for="r-days">{t.rule_valid_days}</label>
                     <input id="r-days" name="valid_days" type="number" min="1" max="3650" step="1" required value="365" />
                 </p>
-                <p class="choice">
-                    <input type="checkbox" id="r-notify" name="notify" value="on" checked=true />
-                    <label for="r-notify">{t.rule_notify_field}</label>
-                </p>
             </div>
+            <p class="choice">
+                <input type="checkbox" id="r-notify" name="notify" value="on" checked=true />
+                <label for="r-notify">{t.rule_notify_field}</label>
+            </p>
             <button type="submit" data-action="create-rule">{t.rule_create_button}</button>
         </ActionForm>
     }
@@ -382,7 +382,7 @@ fn Device(device: DeviceView, change: ServerAction<ChangeDevice>) -> impl IntoVi
                     {t.device_download_passport}
                 </a>
             </p>
-            <Readings readings=device.readings />
+            <Readings device=id readings=device.readings />
             {live
                 .then(|| {
                     view! {
@@ -439,7 +439,7 @@ fn PassportBadge(shown: PassportShown) -> impl IntoView {
 /// The latest readings: a line per metric over time (drawn on the server, so it shows without
 /// JavaScript), and the newest ten as a table.
 #[component]
-fn Readings(readings: Vec<ReadingView>) -> impl IntoView {
+fn Readings(device: uuid::Uuid, readings: Vec<ReadingView>) -> impl IntoView {
     let t = use_messages();
     let locale = use_locale();
     if readings.is_empty() {
@@ -473,6 +473,7 @@ fn Readings(readings: Vec<ReadingView>) -> impl IntoView {
                         <th scope="col">{t.device_metric}</th>
                         <th scope="col">{t.device_value}</th>
                         <th scope="col">{t.device_counter}</th>
+                        <th scope="col">{t.device_reading_seal}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -486,6 +487,20 @@ fn Readings(readings: Vec<ReadingView>) -> impl IntoView {
                                     <td><code>{r.metric.clone()}</code></td>
                                     <td>{r.value}</td>
                                     <td>{r.counter}</td>
+                                    <td>
+                                        {if r.sealed {
+                                            view! {
+                                                <a href=format!("/me/devices/{device}/readings/{}/proof", r.counter)
+                                                    rel="external" class="download" data-reading-proof=r.counter
+                                                    download=format!("onecity-reading-{}.json", r.counter)>
+                                                    {t.download_proof}
+                                                </a>
+                                            }
+                                            .into_any()
+                                        } else {
+                                            view! { <span class="badge pending">{t.device_reading_unsealed}</span> }.into_any()
+                                        }}
+                                    </td>
                                 </tr>
                             }
                         })

@@ -17,6 +17,8 @@ pub struct ReadingView {
     pub metric: String,
     pub value: i64,
     pub counter: u64,
+    /// Sealed in a batch on the ledger: its existence proof downloads once cosigned.
+    pub sealed: bool,
 }
 
 /// A device as its holder sees it.

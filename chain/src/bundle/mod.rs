@@ -19,8 +19,10 @@ use crate::status::{GrantStatus, MapProof};
 use crate::tree::{leaf_hash, verify_inclusion};
 
 mod at_read;
+mod reading;
 
 pub use self::at_read::{AtReadProof, AtReadVerdict, verify_at_read};
+pub use self::reading::{ReadingProof, ReadingVerdict, verify_reading};
 
 /// The bundle format version this crate writes for grants and receipts: 2 adds `at_read`
 /// (receipts in leaf format 2).
@@ -28,8 +30,8 @@ pub const BUNDLE_VERSION: u64 = 2;
 /// The bundle format that adds `record` (a sealed record's existence proof) and `anchor`;
 /// written for `records.batch` entries.
 pub const BUNDLE_V3: u64 = 3;
-/// The bundle format that adds `device` (a device's state in the status map): written for
-/// passports (`device.registered` entries).
+/// The bundle format that adds `device` (a device's state in the status map), written for
+/// passports (`device.registered` entries), and `reading` (a sealed reading's existence proof).
 pub const BUNDLE_V4: u64 = 4;
 /// The first bundle format, still read (it never carries `at_read`).
 pub const BUNDLE_V1: u64 = 1;
@@ -134,6 +136,10 @@ pub struct ProofBundle {
     /// device's current state and holder as of the checkpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceStatusProof>,
+    /// For a `records.batch` entry (bundle version 4): one device reading sealed in the batch,
+    /// with its path and the device's passport entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<ReadingProof>,
 }
 
 /// An EVM transaction whose calldata is the SHA-256 of the bundle's checkpoint note, exactly
@@ -209,6 +215,8 @@ pub struct Verdict {
     pub anchor: Option<AnchorRef>,
     /// For a passport: the device as registered and its state at the checkpoint.
     pub passport: Option<PassportVerdict>,
+    /// For a sealed reading: the reading, checked with its passport's key, and when it was sealed.
+    pub reading: Option<ReadingVerdict>,
 }
 
 /// Checks an entry and its status proof against an already verified checkpoint (the gate's
@@ -308,8 +316,11 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
     if bundle.version < BUNDLE_V3 && (bundle.record.is_some() || bundle.anchor.is_some()) {
         return Err(Error::BadBundle(format!("a version {} bundle has no record or anchor", bundle.version)));
     }
-    if bundle.version < BUNDLE_V4 && bundle.device.is_some() {
-        return Err(Error::BadBundle(format!("a version {} bundle has no device status", bundle.version)));
+    if bundle.version < BUNDLE_V4 && (bundle.device.is_some() || bundle.reading.is_some()) {
+        return Err(Error::BadBundle(format!("a version {} bundle has no device status or reading", bundle.version)));
+    }
+    if bundle.record.is_some() && bundle.reading.is_some() {
+        return Err(Error::BadBundle("a bundle proves a record or a reading, not both".into()));
     }
     if bundle.policy != *trusted {
         let detail = if bundle.policy.log_key() != trusted.log_key() {
@@ -334,6 +345,7 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
         (None, _) => None,
     };
     let record = bundle.record.as_ref().map(|p| verify_record(&event, p, None)).transpose()?;
+    let reading = bundle.reading.as_ref().map(|p| verify_reading(&signed.checkpoint, &event, p)).transpose()?;
     let passport = match (&bundle.device, passport_of(&event)) {
         (Some(dp), _) => Some(verify_device(&signed.checkpoint, &event, bundle.entry.index, dp)?),
         (None, Some(_)) if bundle.version >= BUNDLE_V4 => {
@@ -362,6 +374,7 @@ pub fn verify_bundle(bundle: &ProofBundle, trusted: &WitnessPolicy, now: u64) ->
         record,
         anchor: bundle.anchor.clone(),
         passport,
+        reading,
     })
 }
 

@@ -118,6 +118,27 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<String> {
             ),
         });
     }
+    if let Some(r) = &verdict.reading {
+        let v = &r.reading;
+        out.push_str(&format!(
+            "  reading {} of device {} ({}, {} {}): {} = {}, measured at unix time {}\n  \
+             SIGNED by the key of the device's passport (entry #{}, registered by {}), \
+             SEALED by unix time {} (position {} of a batch of {})\n",
+            v.counter,
+            v.device_id,
+            r.kind,
+            r.brand,
+            r.model,
+            v.metric,
+            v.value,
+            v.measured_at,
+            r.passport_index,
+            r.registrant,
+            r.sealed_by,
+            bundle.reading.as_ref().map_or(0, |p| p.position),
+            r.batch_size
+        ));
+    }
     if let Some(a) = &verdict.anchor {
         out.push_str(&format!(
             "  checkpoint anchored on chain {} in transaction {} (block {}): its calldata must be {}\n",

@@ -414,6 +414,8 @@ pub enum ReadingError {
     Replayed { index: usize, counter: u64, last: i64 },
     #[error("the device is {0}: its readings are not accepted")]
     NotInService(String),
+    #[error("the device changed hands while its readings were checked; send them again")]
+    ChangedHands,
     #[error("no readings in the request")]
     Empty,
     #[error("{0} readings in one request; at most {MAX_READINGS_PER_REQUEST}")]
@@ -464,15 +466,23 @@ pub async fn ingest(
     if readings.len() > MAX_READINGS_PER_REQUEST {
         return Err(ReadingError::TooMany(readings.len()));
     }
-    let mut tx = db.begin().await?;
-    // The row lock orders concurrent requests of one device: the second sees the first's counter.
+    // Read without a lock: a device's key, kind and registration never change, and the
+    // statement that stores the readings checks the state, the holder and the counter again
+    // under the row's lock (`Checked::store`). Whether rules may be involved decides whether
+    // storing needs a transaction around more than that one statement.
     let device = sqlx::query!(
-        r#"select d.resident_id, d.kind, d.public_key, d.state, d.last_counter, e.body as registration
+        r#"select d.resident_id, d.kind, d.public_key, d.state, d.last_counter, e.body as registration,
+                  exists (select 1 from device_rule r
+                          where r.trigger_device_id = d.device_id
+                            and not exists (select 1 from device_rule_revocation v where v.rule_id = r.rule_id))
+                      as "has_rules!",
+                  exists (select 1 from device_rule_firing f
+                          where f.action_device_id = d.device_id and f.delivered_at is null) as "has_commands!"
            from device d join ledger_entry e on e.ledger_entry_id = d.registered_entry_id
-           where d.device_id = $1 for update of d"#,
+           where d.device_id = $1"#,
         device_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await?
     .ok_or(ReadingError::UnknownDevice(device_id))?;
     if device.state != "active" {
@@ -486,69 +496,156 @@ pub async fn ingest(
         Ok(Event::DeviceRegisteredV2(p)) if p.device_id == id && p.public_key == device.public_key => p,
         _ => {
             let detail = format!("device {device_id}: its row's key is not the key its registration entry published");
-            drop(tx);
             let mut conn = db.acquire().await?;
             crate::ledger::raise_alarm(&mut conn, "device.tampered", &detail).await?;
             return Err(ReadingError::Other(anyhow::anyhow!(detail)));
         }
     };
-    let horizon = OffsetDateTime::now_utc().unix_timestamp() + MAX_CLOCK_SKEW_SECS;
-    let mut last = device.last_counter;
-    let mut times = Vec::with_capacity(readings.len());
-    let mut data = Vec::with_capacity(readings.len());
-    for (index, r) in readings.iter().enumerate() {
-        r.verify(passport.key_type, &passport.public_key, &id).map_err(|e| match e {
-            chain::Error::BadReadingSignature => ReadingError::BadSignature { index },
-            other => ReadingError::Malformed { index, problem: other.to_string() },
-        })?;
-        let reading = &r.reading;
-        let counter = i64::try_from(reading.counter)
-            .map_err(|_| ReadingError::Malformed { index, problem: format!("counter must be at most {}", i64::MAX) })?;
-        if counter <= last {
-            return Err(ReadingError::Replayed { index, counter: reading.counter, last });
-        }
-        let measured = i64::try_from(reading.measured_at).unwrap_or(i64::MAX);
-        if measured > horizon {
-            return Err(ReadingError::Malformed {
-                index,
-                problem: format!("measured_at {} is in the future", reading.measured_at),
-            });
-        }
-        let at = OffsetDateTime::from_unix_timestamp(measured)
-            .map_err(|_| ReadingError::Malformed { index, problem: "measured_at is out of range".into() })?;
-        last = counter;
-        times.push(at);
-        // The device's own words, signature included: whoever receives the record through the
-        // gate can check it against the public passport.
-        data.push(serde_json::json!({
-            "device": device_id,
-            "kind": device.kind,
-            "metric": reading.metric,
-            "value": reading.value,
-            "counter": reading.counter,
-            "signature": r.signature,
-        }));
+    let batch = Checked::new(&passport, device_id, device.resident_id, &device.kind, device.last_counter, readings)?;
+    let counter = u64::try_from(batch.last).unwrap_or(0);
+    if !device.has_rules && !device.has_commands {
+        // Nothing else belongs in the transaction: one statement, committed on its own.
+        batch.store(&mut *db.acquire().await?).await?;
+        return Ok(Accepted { accepted: readings.len(), counter, fired: 0, commands: vec![] });
     }
-    sqlx::query!(
-        "insert into behavioral_record (resident_id, scope_key, occurred_at, data)
-         select $1, $2, t, d from unnest($3::timestamptz[], $4::jsonb[]) as x(t, d)",
-        device.resident_id,
-        scope_of(&device.kind),
-        &times,
-        &data
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!("update device set last_counter = $2, last_reading_at = now() where device_id = $1", device_id, last)
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = db.begin().await?;
+    // The store's row lock is held to the commit: a rule fires, and a command goes out, once.
+    batch.store(&mut tx).await?;
     let fired = super::rules::fire(&mut tx, gate, device_id, device.resident_id, readings).await?;
     let commands = super::rules::collect(&mut tx, device_id).await?;
     if fired > 0 {
         touch(&mut tx, &[device.resident_id]).await?;
     }
     tx.commit().await?;
-    Ok(Accepted { accepted: readings.len(), counter: u64::try_from(last).unwrap_or(0), fired, commands })
+    Ok(Accepted { accepted: readings.len(), counter, fired, commands })
+}
+
+/// The readings of one request, checked against the passport and the counter last read: ready
+/// to store as the owner's behavioral records.
+struct Checked {
+    device_id: Uuid,
+    resident_id: Uuid,
+    scope: &'static str,
+    counters: Vec<i64>,
+    times: Vec<OffsetDateTime>,
+    data: Vec<serde_json::Value>,
+    /// What the sealer commits for each reading (docs/ledger-format.md §8.5).
+    commitments: Vec<Vec<u8>>,
+    last: i64,
+}
+
+impl Checked {
+    /// Checks each reading: signature, counter above `last_counter` and rising, time.
+    fn new(
+        passport: &Passport,
+        device_id: Uuid,
+        resident_id: Uuid,
+        kind: &str,
+        last_counter: i64,
+        readings: &[SignedReading],
+    ) -> Result<Self, ReadingError> {
+        let id = DeviceId(*device_id.as_bytes());
+        let horizon = OffsetDateTime::now_utc().unix_timestamp() + MAX_CLOCK_SKEW_SECS;
+        let mut last = last_counter;
+        let n = readings.len();
+        let (mut counters, mut times) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut data, mut commitments) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (index, r) in readings.iter().enumerate() {
+            r.verify(passport.key_type, &passport.public_key, &id).map_err(|e| match e {
+                chain::Error::BadReadingSignature => ReadingError::BadSignature { index },
+                other => ReadingError::Malformed { index, problem: other.to_string() },
+            })?;
+            let reading = &r.reading;
+            let counter = i64::try_from(reading.counter).map_err(|_| ReadingError::Malformed {
+                index,
+                problem: format!("counter must be at most {}", i64::MAX),
+            })?;
+            if counter <= last {
+                return Err(ReadingError::Replayed { index, counter: reading.counter, last });
+            }
+            let measured = i64::try_from(reading.measured_at).unwrap_or(i64::MAX);
+            if measured > horizon {
+                return Err(ReadingError::Malformed {
+                    index,
+                    problem: format!("measured_at {} is in the future", reading.measured_at),
+                });
+            }
+            let at = OffsetDateTime::from_unix_timestamp(measured)
+                .map_err(|_| ReadingError::Malformed { index, problem: "measured_at is out of range".into() })?;
+            let commitment =
+                r.seal_commitment().map_err(|e| ReadingError::Malformed { index, problem: e.to_string() })?;
+            last = counter;
+            counters.push(counter);
+            times.push(at);
+            commitments.push(commitment.0.to_vec());
+            // The device's own words, signature included: whoever receives the record through
+            // the gate can check it against the public passport.
+            data.push(serde_json::json!({
+                "device": device_id,
+                "kind": kind,
+                "metric": reading.metric,
+                "value": reading.value,
+                "counter": reading.counter,
+                "signature": r.signature,
+            }));
+        }
+        Ok(Self { device_id, resident_id, scope: scope_of(kind), counters, times, data, commitments, last })
+    }
+
+    /// Stores the readings, queues them for sealing and moves the device's counter in one
+    /// statement, only if the device is still active, still the same resident's, and its
+    /// counter still below the first reading's: checked under the row's lock, so of two
+    /// requests racing with the same counters exactly one stores. Otherwise nothing is stored
+    /// and the error says why.
+    async fn store(&self, conn: &mut PgConnection) -> Result<(), ReadingError> {
+        let first = self.counters.first().copied().unwrap_or(i64::MAX);
+        let stored = sqlx::query!(
+            // language=PostgreSQL
+            r#"with d as (
+                 update device set last_counter = $3, last_reading_at = now()
+                 where device_id = $1 and resident_id = $2 and state = 'active' and last_counter < $4
+                 returning device_id, resident_id),
+               sealing as (
+                 insert into reading_seal_queue (device_id, counter, measured_at, commitment)
+                 select d.device_id, x.c, x.t, x.h from d, unnest($8::bigint[], $6::timestamptz[], $9::bytea[]) as x(c, t, h))
+               insert into behavioral_record (resident_id, scope_key, occurred_at, data)
+               select d.resident_id, $5, x.t, x.d from d, unnest($6::timestamptz[], $7::jsonb[]) as x(t, d)"#,
+            self.device_id,
+            self.resident_id,
+            self.last,
+            first,
+            self.scope,
+            &self.times,
+            &self.data,
+            &self.counters,
+            &self.commitments
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if stored == self.times.len() as u64 {
+            return Ok(());
+        }
+        // Changed since it was read: say how.
+        let now =
+            sqlx::query!("select state, resident_id, last_counter from device where device_id = $1", self.device_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        if now.state != "active" {
+            return Err(ReadingError::NotInService(now.state));
+        }
+        if now.resident_id != self.resident_id {
+            return Err(ReadingError::ChangedHands);
+        }
+        match self.counters.iter().position(|&c| c <= now.last_counter) {
+            Some(index) => Err(ReadingError::Replayed {
+                index,
+                counter: u64::try_from(self.counters[index]).unwrap_or(0),
+                last: now.last_counter,
+            }),
+            None => Err(ReadingError::Other(anyhow::anyhow!("device {}: readings not stored", self.device_id))),
+        }
+    }
 }
 
 /// A device's public passport as the server holds it (the ledger's copy is in the bundle).

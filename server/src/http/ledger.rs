@@ -147,9 +147,12 @@ async fn bundle(State(state): State<AppState>, Path(index): Path<u64>) -> Result
             )
                 .into_response())
         }
-        Err(BundleError::NotYetCosigned(_) | BundleError::NoPolicy | BundleError::NotYetSealed(..)) => {
-            Err(Error::NotFound)
-        }
+        Err(
+            BundleError::NotYetCosigned(_)
+            | BundleError::NoPolicy
+            | BundleError::NotYetSealed(..)
+            | BundleError::ReadingNotSealed(..),
+        ) => Err(Error::NotFound),
         Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
     }
 }

@@ -43,6 +43,7 @@ fn class(method: &Method, path: &str) -> Option<Class> {
         Some(Class::SignIn)
     } else if path.starts_with("/ledger/bundle/")
         || path.starts_with("/me/records/")
+        || path.starts_with("/me/devices/")
         || (path.starts_with("/devices/") && path.ends_with("/passport"))
     {
         Some(Class::ProofBundle)
@@ -125,6 +126,7 @@ mod tests {
         assert_eq!(class(&Method::GET, "/auth/login"), Some(Class::SignIn));
         assert_eq!(class(&Method::GET, "/ledger/bundle/7"), Some(Class::ProofBundle));
         assert_eq!(class(&Method::GET, "/me/records/0f0e/2/proof"), Some(Class::ProofBundle));
+        assert_eq!(class(&Method::GET, "/me/devices/0f0e/readings/7/proof"), Some(Class::ProofBundle));
         assert_eq!(class(&Method::GET, "/api/v1/services"), None);
         assert_eq!(class(&Method::GET, "/"), None);
         assert_eq!(class(&Method::GET, "/ledger/checkpoint"), None);

@@ -1,6 +1,7 @@
 //! Downloads of the signed-in resident's own sealed records: a version's existence proof and
-//! its content, the two files `onecity verify --content` (or the public verify page) takes.
-//! Another resident's record, like a record that does not exist, is 404.
+//! its content, the two files `onecity verify --content` (or the public verify page) takes;
+//! and a sealed device reading's existence proof. Another resident's record or reading, like
+//! one that does not exist, is 404.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -12,19 +13,25 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::ledger::bundle::{BundleError, record_bundle};
+use crate::ledger::bundle::{BundleError, reading_bundle, record_bundle};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me/records/{record}/{version}/proof", get(proof))
         .route("/me/records/{record}/{version}/content", get(content))
+        .route("/me/devices/{device}/readings/{counter}/proof", get(reading_proof))
+}
+
+/// The signed-in resident, or 401.
+async fn session_resident(session: &Session) -> Result<Uuid> {
+    let user: Option<app::session::SessionUser> =
+        session.get(app::session::SESSION_USER_KEY).await.map_err(|e| Error::Anyhow(e.into()))?;
+    user.and_then(|u| u.resident_id).ok_or(Error::Unauthorized)
 }
 
 /// The resident's id from the session, then the version's row if it is theirs.
 async fn own_version(state: &AppState, session: &Session, record: Uuid, version: i32) -> Result<serde_json::Value> {
-    let user: Option<app::session::SessionUser> =
-        session.get(app::session::SESSION_USER_KEY).await.map_err(|e| Error::Anyhow(e.into()))?;
-    let resident = user.and_then(|u| u.resident_id).ok_or(Error::Unauthorized)?;
+    let resident = session_resident(session).await?;
     sqlx::query_scalar!(
         "select data from confirmation_record where confirmation_record_id = $1 and version = $2 and resident_id = $3",
         record,
@@ -61,9 +68,12 @@ async fn proof(
         Ok(b) => {
             attachment(&format!("onecity-seal-{record}-v{version}.json"), b.to_json().map_err(anyhow::Error::from)?)
         }
-        Err(BundleError::NotYetSealed(..) | BundleError::NotYetCosigned(_) | BundleError::NoPolicy) => {
-            Err(Error::NotFound)
-        }
+        Err(
+            BundleError::NotYetSealed(..)
+            | BundleError::ReadingNotSealed(..)
+            | BundleError::NotYetCosigned(_)
+            | BundleError::NoPolicy,
+        ) => Err(Error::NotFound),
         Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
     }
 }
@@ -80,4 +90,27 @@ async fn content(
         &format!("onecity-record-{record}-v{version}.json"),
         String::from_utf8(bytes).map_err(anyhow::Error::from)?,
     )
+}
+
+/// The existence proof (bundle version 4 with `reading`) of one of the resident's device
+/// readings; 404 until it is sealed and cosigned, and for a reading that is not theirs.
+async fn reading_proof(
+    State(state): State<AppState>,
+    session: Session,
+    Path((device, counter)): Path<(Uuid, i64)>,
+) -> Result<Response> {
+    let resident = session_resident(&session).await?;
+    let mut conn = state.db.acquire().await?;
+    match reading_bundle(&mut conn, &state.ledger, resident, device, counter).await {
+        Ok(b) => {
+            attachment(&format!("onecity-reading-{device}-{counter}.json"), b.to_json().map_err(anyhow::Error::from)?)
+        }
+        Err(
+            BundleError::ReadingNotSealed(..)
+            | BundleError::NotYetSealed(..)
+            | BundleError::NotYetCosigned(_)
+            | BundleError::NoPolicy,
+        ) => Err(Error::NotFound),
+        Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
+    }
 }

@@ -20,6 +20,8 @@ pub enum BundleError {
     NoPolicy,
     #[error("record {0} version {1} is not sealed yet")]
     NotYetSealed(uuid::Uuid, i32),
+    #[error("reading {1} of device {0} is not sealed yet, or not yours")]
+    ReadingNotSealed(uuid::Uuid, i64),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -107,6 +109,7 @@ async fn bundle_in(
         record: None,
         anchor: None,
         device,
+        reading: None,
     };
     if let Err(e) = chain::verify_bundle(&bundle, &bundle.policy, super::unix_now()) {
         return Err(anyhow::anyhow!("assembled bundle does not verify: {e}").into());
@@ -186,6 +189,37 @@ pub async fn record_bundle(
     .ok_or(BundleError::NotYetSealed(record, version))?;
     let index = u64::try_from(row.leaf_index.ok_or(BundleError::NotYetSealed(record, version))?)
         .map_err(anyhow::Error::from)?;
+    let (size, note, anchor) = seal_checkpoint(conn, index).await?;
+    let mut bundle = bundle_in(conn, settings, index, size, note).await?;
+    let count = u64::try_from(row.record_count).map_err(anyhow::Error::from)?;
+    let position = u64::try_from(row.position).map_err(anyhow::Error::from)?;
+    let batch_path = batch_path(conn, row.record_batch_id, count, position).await?;
+    let record_version = chain::record::RecordVersion {
+        record_id: *record.as_bytes(),
+        version: u32::try_from(version).map_err(anyhow::Error::from)?,
+        scope: row.scope_key,
+        recorded_at: u64::try_from(row.recorded_at.unix_timestamp()).map_err(anyhow::Error::from)?,
+        content_hash: chain::Hash::from_slice(&row.content_hash).map_err(anyhow::Error::from)?,
+        salt: row.salt.as_slice().try_into().context("a salt is 32 bytes")?,
+    };
+    bundle.version = chain::bundle::BUNDLE_V3;
+    bundle.record = Some(chain::record::RecordProof { record: record_version, position, batch_path });
+    bundle.anchor = anchor;
+    let event = Event::decode(&bundle.entry.leaf_bytes().map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
+    if let Err(e) = chain::record::verify_record(&event, bundle.record.as_ref().expect("just set"), None) {
+        let what = "its stored hash, salt or batch no longer leads to its sealed batch root";
+        let tampered = crate::domain::records::Tampered { record, version, what };
+        return Err(anyhow::Error::new(tampered).context(e.to_string()).into());
+    }
+    Ok(bundle)
+}
+
+/// The checkpoint a sealed batch at `index` is proven against: the newest anchored quorum
+/// checkpoint covering it, with its anchor, else the newest quorum checkpoint.
+async fn seal_checkpoint(
+    conn: &mut PgConnection,
+    index: u64,
+) -> Result<(u64, String, Option<chain::bundle::AnchorRef>), BundleError> {
     let leaf_index = i64::try_from(index).map_err(anyhow::Error::from)?;
     // Prefer the newest anchored quorum checkpoint covering the batch, if its note is still
     // the exact text that was anchored (a cosignature that arrives later changes the note);
@@ -219,26 +253,87 @@ pub async fn record_bundle(
         }),
         _ => None,
     };
-    let mut bundle = bundle_in(conn, settings, index, size, cp.note).await?;
-    let count = u64::try_from(row.record_count).map_err(anyhow::Error::from)?;
-    let position = u64::try_from(row.position).map_err(anyhow::Error::from)?;
-    let batch_path = batch_path(conn, row.record_batch_id, count, position).await?;
-    let record_version = chain::record::RecordVersion {
-        record_id: *record.as_bytes(),
-        version: u32::try_from(version).map_err(anyhow::Error::from)?,
-        scope: row.scope_key,
-        recorded_at: u64::try_from(row.recorded_at.unix_timestamp()).map_err(anyhow::Error::from)?,
-        content_hash: chain::Hash::from_slice(&row.content_hash).map_err(anyhow::Error::from)?,
-        salt: row.salt.as_slice().try_into().context("a salt is 32 bytes")?,
+    Ok((size, cp.note, anchor))
+}
+
+/// The existence proof of one of `resident`'s device readings (bundle version 4 with
+/// `reading`, docs/ledger-format.md §8.5): the batch that sealed it, its path there, the
+/// device's registration entry, in the newest (preferably anchored) quorum checkpoint. The
+/// reading must be stored under `resident` (the device's holder when it was read).
+///
+/// # Errors
+/// [`BundleError::ReadingNotSealed`] when it is not sealed yet, or not the resident's;
+/// [`BundleError::NotYetCosigned`]; storage errors, and a reading whose stored fields no longer
+/// verify (its signature or its seal), which also raises a `reading.tampered` alarm.
+pub async fn reading_bundle(
+    conn: &mut PgConnection,
+    settings: &LedgerSettings,
+    resident: uuid::Uuid,
+    device: uuid::Uuid,
+    counter: i64,
+) -> Result<ProofBundle, BundleError> {
+    let not_sealed = || BundleError::ReadingNotSealed(device, counter);
+    let row = sqlx::query!(
+        // language=PostgreSQL
+        r#"select s.measured_at, s.batch_position, b.record_batch_id, b.record_count, d.kind,
+                  e.leaf_index as "leaf_index?", p.leaf_index as "passport_index?"
+           from sealed_reading s
+           join record_batch b using (record_batch_id)
+           join ledger_entry e on e.ledger_entry_id = b.ledger_entry_id
+           join device d on d.device_id = s.device_id
+           join ledger_entry p on p.ledger_entry_id = d.registered_entry_id
+           where s.device_id = $1 and s.counter = $2"#,
+        device,
+        counter
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(anyhow::Error::from)?
+    .ok_or_else(not_sealed)?;
+    let data = sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"select data from behavioral_record
+           where resident_id = $1 and scope_key = $2 and occurred_at = $3
+             and data->>'device' = $4 and (data->>'counter')::bigint = $5"#,
+        resident,
+        crate::domain::devices::scope_of(&row.kind),
+        row.measured_at,
+        device.to_string(),
+        counter
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(anyhow::Error::from)?
+    .ok_or_else(not_sealed)?;
+    let (Some(index), Some(passport)) = (row.leaf_index, row.passport_index) else {
+        return Err(not_sealed());
     };
-    bundle.version = chain::bundle::BUNDLE_V3;
-    bundle.record = Some(chain::record::RecordProof { record: record_version, position, batch_path });
+    let index = u64::try_from(index).map_err(anyhow::Error::from)?;
+    let (size, note, anchor) = seal_checkpoint(conn, index).await?;
+    let reading = chain::device::SignedReading {
+        reading: chain::device::Reading {
+            device_id: chain::leaf::DeviceId(*device.as_bytes()),
+            counter: u64::try_from(counter).map_err(anyhow::Error::from)?,
+            measured_at: u64::try_from(row.measured_at.unix_timestamp()).map_err(anyhow::Error::from)?,
+            metric: data["metric"].as_str().unwrap_or_default().to_owned(),
+            value: data["value"].as_i64().unwrap_or_default(),
+        },
+        signature: data["signature"].as_str().unwrap_or_default().to_owned(),
+    };
+    let count = u64::try_from(row.record_count).map_err(anyhow::Error::from)?;
+    let position = u64::try_from(row.batch_position).map_err(anyhow::Error::from)?;
+    let batch_path = batch_path(conn, row.record_batch_id, count, position).await?;
+    let (passport, _) = entry_proof(conn, u64::try_from(passport).map_err(anyhow::Error::from)?, size).await?;
+    let mut bundle = bundle_in(conn, settings, index, size, note).await?;
+    bundle.version = BUNDLE_V4;
+    bundle.reading = Some(chain::bundle::ReadingProof { reading, position, batch_path, passport });
     bundle.anchor = anchor;
-    let event = Event::decode(&bundle.entry.leaf_bytes().map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
-    if let Err(e) = chain::record::verify_record(&event, bundle.record.as_ref().expect("just set"), None) {
-        let what = "its stored hash, salt or batch no longer leads to its sealed batch root";
-        let tampered = crate::domain::records::Tampered { record, version, what };
-        return Err(anyhow::Error::new(tampered).context(e.to_string()).into());
+    // Never hand out a proof that does not verify: a stored reading edited behind the
+    // server's back no longer matches its signature or its seal.
+    if let Err(e) = chain::verify_bundle(&bundle, &bundle.policy, super::unix_now()) {
+        let detail = format!("device {device} reading {counter}: {e}");
+        super::raise_alarm(conn, "reading.tampered", &detail).await?;
+        return Err(anyhow::anyhow!("the stored reading does not verify: {detail}").into());
     }
     Ok(bundle)
 }
@@ -290,7 +385,12 @@ pub async fn attach_seals(
                     })?;
                     r.seal = Some(bundle);
                 }
-                Err(BundleError::NotYetSealed(..) | BundleError::NotYetCosigned(_) | BundleError::NoPolicy) => {}
+                Err(
+                    BundleError::NotYetSealed(..)
+                    | BundleError::ReadingNotSealed(..)
+                    | BundleError::NotYetCosigned(_)
+                    | BundleError::NoPolicy,
+                ) => {}
                 Err(BundleError::Other(e)) => return Err(e),
             }
         }

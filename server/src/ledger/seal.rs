@@ -1,4 +1,5 @@
-//! The sealer: commits confirmation-record versions to the ledger in batches.
+//! The sealer: commits confirmation-record versions, and device readings, to the ledger in
+//! batches (a batch holds one or the other).
 //!
 //! Each round takes the versions recorded before the round's cut (a whole second, so a
 //! version's time is always inside its batch's period), oldest first, at most `max_batch` at
@@ -40,23 +41,49 @@ pub struct SealedBatch {
     pub count: usize,
 }
 
-/// Runs forever: seal everything pending (paced, [`seal_paced`]), wait, repeat (backing off
-/// after failures).
+/// What a batch holds: confirmation-record versions or device readings (never both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contents {
+    Records,
+    Readings,
+}
+
+impl Contents {
+    /// Seals one batch of these before `cut`; `None` when nothing is pending.
+    ///
+    /// # Errors
+    /// As [`seal_batch`] and [`seal_reading_batch`].
+    pub async fn seal_batch(
+        self,
+        conn: &mut PgConnection,
+        cut: OffsetDateTime,
+        max_batch: usize,
+    ) -> anyhow::Result<Option<SealedBatch>> {
+        match self {
+            Self::Records => seal_batch(conn, cut, max_batch).await,
+            Self::Readings => seal_reading_batch(conn, cut, max_batch).await,
+        }
+    }
+}
+
+/// Runs forever: seal everything pending (records, then readings; paced, [`seal_paced`]),
+/// wait, repeat (backing off after failures).
 pub async fn run(db: PgPool, settings: SealSettings) {
     let mut wait = settings.interval;
     loop {
-        match seal_paced(&db, settings.max_batch).await {
-            Ok(n) => {
-                if n > 0 {
-                    tracing::info!(versions = n, "confirmation records sealed");
+        let mut failed = false;
+        for contents in [Contents::Records, Contents::Readings] {
+            match seal_paced(&db, contents, settings.max_batch).await {
+                Ok(0) => {}
+                Ok(n) if contents == Contents::Records => tracing::info!(versions = n, "confirmation records sealed"),
+                Ok(n) => tracing::debug!(readings = n, "device readings sealed"),
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(error = format!("{e:#}"), ?contents, "sealing failed");
                 }
-                wait = settings.interval;
-            }
-            Err(e) => {
-                wait = (wait * 2).min(MAX_BACKOFF);
-                tracing::warn!(error = format!("{e:#}"), retry_in_secs = wait.as_secs(), "sealing failed");
             }
         }
+        wait = if failed { (wait * 2).min(MAX_BACKOFF) } else { settings.interval };
         tokio::time::sleep(wait).await;
     }
 }
@@ -84,21 +111,22 @@ pub async fn seal_pending(
     Ok(sealed)
 }
 
-/// Like [`seal_pending`], resting after each full batch as long as the batch took: the
-/// portal's background sealer takes at most half of one connection's time and leaves the
-/// rest of the machine to the sequencer and the reads (measured: the sequencer kept 0.54x of
-/// its leaves per second next to an unpaced sealer on two cores; `scripts/bench-seal.sh`).
+/// Like [`seal_pending`] for `contents`, resting after each full batch as long as the batch
+/// took: the portal's background sealer takes at most half of one connection's time and
+/// leaves the rest of the machine to the sequencer and the reads (measured: the sequencer kept
+/// 0.54x of its leaves per second next to an unpaced sealer on two cores;
+/// `scripts/bench-seal.sh`).
 ///
 /// # Errors
 /// As [`seal_pending`].
-pub async fn seal_paced(db: &PgPool, max_batch: usize) -> anyhow::Result<u64> {
+pub async fn seal_paced(db: &PgPool, contents: Contents, max_batch: usize) -> anyhow::Result<u64> {
     let cut = round_cut(OffsetDateTime::now_utc());
     let mut sealed = 0u64;
     loop {
         let started = Instant::now();
         let batch = {
             let mut conn = db.acquire().await?;
-            seal_batch(&mut conn, cut, max_batch).await?
+            contents.seal_batch(&mut conn, cut, max_batch).await?
         };
         let Some(batch) = batch else { break };
         sealed += batch.count as u64;
@@ -158,33 +186,11 @@ pub async fn seal_batch(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let period_start = versions.iter().map(|v| v.recorded_at).min().unwrap_or(0);
-    let period_end = u64::try_from(cut.unix_timestamp())?;
-    // Hashing a full batch is a few milliseconds of CPU: off the async workers.
-    let (root, tree) = tokio::task::spawn_blocking(move || -> chain::error::Result<_> {
-        let leaves = versions.iter().map(RecordVersion::batch_leaf).collect::<chain::error::Result<Vec<_>>>()?;
-        chain::record::batch_tree(&leaves)
+    let (batch_id, entry) = store_batch(&mut tx, "records", period_start, cut, move || {
+        versions.iter().map(RecordVersion::batch_leaf).collect::<chain::error::Result<Vec<_>>>()
     })
-    .await??;
+    .await?;
     let count = rows.len();
-    let entry = super::enqueue(
-        &mut tx,
-        &Event::RecordsBatch { batch_root: root, count: count as u64, period_start, period_end },
-    )
-    .await?;
-    let tree_bytes: Vec<u8> = tree.iter().flat_map(|h| h.0).collect();
-    let batch_id = sqlx::query_scalar!(
-        // language=PostgreSQL
-        r#"insert into record_batch (ledger_entry_id, batch_root, record_count, period_start, period_end, tree)
-           values ($1, $2, $3, to_timestamp($4), $5, $6) returning record_batch_id"#,
-        entry,
-        &root.0[..],
-        i32::try_from(count)?,
-        period_start as f64,
-        cut,
-        tree_bytes
-    )
-    .fetch_one(&mut *tx)
-    .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.confirmation_record_id).collect();
     let vs: Vec<i32> = rows.iter().map(|r| r.version).collect();
     let positions: Vec<i32> = (0..i32::try_from(count)?).collect();
@@ -202,6 +208,100 @@ pub async fn seal_batch(
     .await?
     .rows_affected();
     anyhow::ensure!(updated == count as u64, "sealed {updated} of the batch's {count} versions");
+    tx.commit().await?;
+    Ok(Some(SealedBatch { record_batch_id: batch_id, ledger_entry_id: entry, count }))
+}
+
+/// Hashes a batch's leaves into its tree (off the async workers: a few milliseconds of CPU
+/// for a full batch), queues its `records.batch` entry for the period `[period_start, cut)`
+/// and stores the tree, in the caller's transaction. Returns the batch's id and entry.
+async fn store_batch(
+    tx: &mut PgConnection,
+    contents: &str,
+    period_start: u64,
+    cut: OffsetDateTime,
+    leaves: impl FnOnce() -> chain::error::Result<Vec<chain::Hash>> + Send + 'static,
+) -> anyhow::Result<(i64, i64)> {
+    let (root, tree, count) = tokio::task::spawn_blocking(move || -> chain::error::Result<_> {
+        let leaves = leaves()?;
+        let (root, tree) = chain::record::batch_tree(&leaves)?;
+        Ok((root, tree, leaves.len()))
+    })
+    .await??;
+    let period_end = u64::try_from(cut.unix_timestamp())?;
+    let entry = super::enqueue(
+        &mut *tx,
+        &Event::RecordsBatch { batch_root: root, count: count as u64, period_start, period_end },
+    )
+    .await?;
+    let tree_bytes: Vec<u8> = tree.iter().flat_map(|h| h.0).collect();
+    let batch_id = sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"insert into record_batch (ledger_entry_id, batch_root, record_count, period_start, period_end, tree, contents)
+           values ($1, $2, $3, to_timestamp($4), $5, $6, $7) returning record_batch_id"#,
+        entry,
+        &root.0[..],
+        i32::try_from(count)?,
+        period_start as f64,
+        cut,
+        tree_bytes,
+        contents
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((batch_id, entry))
+}
+
+/// Seals one batch of device readings queued before `cut`: takes them off the queue (`SKIP
+/// LOCKED`: a second process takes others), commits them in batch order (queued, then device,
+/// then counter) as one `records.batch` entry, and records where each is, all in one
+/// transaction. `None` when nothing is queued.
+///
+/// # Errors
+/// Database errors; nothing of the batch is kept then (the readings stay queued).
+pub async fn seal_reading_batch(
+    conn: &mut PgConnection,
+    cut: OffsetDateTime,
+    max_batch: usize,
+) -> anyhow::Result<Option<SealedBatch>> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut rows = sqlx::query!(
+        // language=PostgreSQL
+        r#"with taken as (select ctid from reading_seal_queue where queued_at < $1 limit $2 for update skip locked)
+           delete from reading_seal_queue q using taken where q.ctid = taken.ctid
+           returning q.device_id, q.counter, q.measured_at, q.commitment, q.queued_at"#,
+        cut,
+        i64::try_from(max_batch)?
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.sort_by_key(|r| (r.queued_at, r.device_id, r.counter));
+    let period_start = u64::try_from(rows[0].queued_at.unix_timestamp())?;
+    let commitments: Vec<Vec<u8>> = rows.iter().map(|r| r.commitment.clone()).collect();
+    let (batch_id, entry) = store_batch(&mut tx, "readings", period_start, cut, move || {
+        Ok(commitments.iter().map(|c| chain::tree::leaf_hash(c)).collect())
+    })
+    .await?;
+    let count = rows.len();
+    let devices: Vec<Uuid> = rows.iter().map(|r| r.device_id).collect();
+    let counters: Vec<i64> = rows.iter().map(|r| r.counter).collect();
+    let times: Vec<OffsetDateTime> = rows.iter().map(|r| r.measured_at).collect();
+    let positions: Vec<i32> = (0..i32::try_from(count)?).collect();
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"insert into sealed_reading (device_id, counter, measured_at, record_batch_id, batch_position)
+           select x.d, x.c, x.t, $1, x.p from unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::int[]) as x(d, c, t, p)"#,
+        batch_id,
+        &devices,
+        &counters,
+        &times,
+        &positions
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Some(SealedBatch { record_batch_id: batch_id, ledger_entry_id: entry, count }))
 }

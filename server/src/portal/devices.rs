@@ -52,7 +52,10 @@ impl DeviceService {
         // The device's readings (whoever held it then is not shown: only the current holder
         // sees this page, and only readings stored under them).
         let readings = sqlx::query!(
-            r#"select occurred_at, data from behavioral_record
+            r#"select occurred_at, data,
+                      exists (select 1 from sealed_reading s
+                              where s.device_id = $1 and s.counter = (data->>'counter')::bigint) as "sealed!"
+               from behavioral_record
                where resident_id = (select resident_id from device where device_id = $1)
                  and scope_key = $2 and data->>'device' = $3
                order by occurred_at desc limit $4"#,
@@ -70,6 +73,7 @@ impl DeviceService {
             metric: r.data["metric"].as_str().unwrap_or_default().to_owned(),
             value: r.data["value"].as_i64().unwrap_or_default(),
             counter: r.data["counter"].as_u64().unwrap_or_default(),
+            sealed: r.sealed,
         })
         .collect();
         Ok(DeviceView {

@@ -2,7 +2,8 @@
 //! checks offline from the public endpoint, its signed readings land as the owner's data,
 //! and forged, replayed, out-of-order, future-dated or malformed readings, and readings of a
 //! suspended or retired device, are refused with nothing stored. Transfers move the passport
-//! and the readings to the new owner.
+//! and the readings to the new owner. Readings are sealed in batches, and a resident proves one
+//! existed, signed by the device of its passport.
 
 use crate::harness::City;
 use chain::device::{Reading, SignedReading, serial_commitment};
@@ -242,6 +243,15 @@ async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPool
             .await
             .unwrap();
     assert_eq!(wangs, 1);
+
+    // The same request sent eight times at once (a device retrying over a flaky link): the
+    // counter check under the row's lock lets exactly one store, the others are replays.
+    let before = stored(&city, id).await;
+    let burst: Vec<SignedReading> = (10..=12).map(|c| reading(id, c, c as i64).sign(&SEED).unwrap()).collect();
+    let answers = futures_util::future::join_all((0..8).map(|_| post(&city, id, &burst))).await;
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 202).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|(s, b)| *s == 202 || b["reason"] == "replayed"), "{answers:?}");
+    assert_eq!(stored(&city, id).await, before + 3, "the three readings are stored once");
     city.settle().await;
     let p = passport_bundle(&city, id).await.passport.unwrap();
     assert_eq!((p.status.owner, p.status.state), (key.pseudonym(wang, REGISTRY), DeviceState::Active));
@@ -249,7 +259,7 @@ async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPool
 
     // Retired: final. Readings refused, no way back, the serial may be registered again.
     devices::change_state(&city.db, &key, wang, id, Change::Retire, "replaced", "resident").await.unwrap();
-    let (status, body) = post(&city, id, &[reading(id, 5, 1).sign(&SEED).unwrap()]).await;
+    let (status, body) = post(&city, id, &[reading(id, 13, 1).sign(&SEED).unwrap()]).await;
     assert_eq!((status, body["reason"].as_str()), (403, Some("retired")), "{body}");
     let err = devices::change_state(&city.db, &key, wang, id, Change::Resume, "", "resident").await.unwrap_err();
     assert!(matches!(err, DeviceError::WrongState { .. }), "{err}");
@@ -274,5 +284,84 @@ async fn a_device_passport_its_signed_readings_and_everything_refused(_p: PgPool
             "device.registered"
         ]
     );
+    city.shutdown().await;
+}
+
+/// Seals the queued readings (the portal's own sealer may be at it too) until `n` are sealed.
+async fn sealed(city: &City, n: i64) {
+    for _ in 0..100 {
+        server::ledger::seal::seal_paced(&city.db, server::ledger::seal::Contents::Readings, 1000).await.unwrap();
+        let done: i64 = sqlx::query_scalar("select count(*) from sealed_reading").fetch_one(&city.db).await.unwrap();
+        if done >= n {
+            assert_eq!(done, n, "each reading is sealed once");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("readings not sealed within 10 s");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_sealed_reading_proves_it_existed_signed_by_its_device(_p: PgPoolOptions, opts: PgConnectOptions) {
+    use server::ledger::bundle::{BundleError, reading_bundle};
+    let mut city = City::start(&opts, &[]).await;
+    let li = city.resident("li").await;
+    let wang = city.resident("wang").await;
+    let key = city.portal.state.pseudonyms.clone();
+    let id = devices::register(&city.db, &key, li, &meter("AQ200-000777", &SEED), "resident").await.unwrap().device_id;
+    let good: Vec<SignedReading> = (1..=3).map(|c| reading(id, c, 100 * c as i64).sign(&SEED).unwrap()).collect();
+    assert_eq!(post(&city, id, &good).await.0, 202);
+    // A refused request queues nothing for sealing either.
+    assert_eq!(post(&city, id, &good[2..]).await.0, 409);
+    sealed(&city, 3).await;
+    let queued: i64 = sqlx::query_scalar("select count(*) from reading_seal_queue").fetch_one(&city.db).await.unwrap();
+    assert_eq!(queued, 0);
+
+    // Before a quorum checkpoint covers the batch there is no proof; after, there is, and it
+    // verifies offline: the reading, its value, the passport's key, the batch.
+    let ledger = city.portal.state.ledger.clone();
+    let mut conn = city.db.acquire().await.unwrap();
+    let early = reading_bundle(&mut conn, &ledger, li, id, 2).await.unwrap_err();
+    assert!(matches!(early, BundleError::ReadingNotSealed(..) | BundleError::NotYetCosigned(_)), "{early}");
+    city.settle().await;
+    let bundle = reading_bundle(&mut conn, &ledger, li, id, 2).await.unwrap();
+    let text = bundle.to_json().unwrap();
+    let verdict = verify_bundle(&ProofBundle::from_json(&text).unwrap(), &bundle.policy, unix_now()).unwrap();
+    let r = verdict.reading.unwrap();
+    assert_eq!((r.reading.counter, r.reading.value, r.batch_size), (2, 200, 3));
+    assert_eq!(r.registrant, key.pseudonym(li, REGISTRY));
+    let dir = crate::harness::TempDir::new("reading");
+    let (bundle_file, keys_file) = (dir.0.join("reading.json"), dir.0.join("keys.txt"));
+    std::fs::write(&bundle_file, &text).unwrap();
+    std::fs::write(&keys_file, passport_text(&city, id).await.1).unwrap();
+    let args =
+        server::cli::verify::VerifyArgs { bundle: bundle_file, keys: keys_file, at: None, content: None, serial: None };
+    let out = server::cli::verify::run(&args).unwrap();
+    assert!(out.contains("(records.batch)") && out.contains("water.litres = 200"), "{out}");
+    assert!(out.contains("SIGNED by the key of the device's passport"), "{out}");
+
+    // Wang cannot have Li's reading proved, nor can anyone signed out.
+    let err = reading_bundle(&mut conn, &ledger, wang, id, 2).await.unwrap_err();
+    assert!(matches!(err, BundleError::ReadingNotSealed(..)), "{err}");
+    let resp = reqwest::get(format!("{}/me/devices/{id}/readings/2/proof", city.portal.url)).await.unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // A stored reading edited behind the server's back: no proof, and an alarm.
+    sqlx::query(
+        "update behavioral_record set data = jsonb_set(data, '{value}', '999')
+         where data->>'device' = $1 and data->>'counter' = '2'",
+    )
+    .bind(id.to_string())
+    .execute(&city.db)
+    .await
+    .unwrap();
+    let err = reading_bundle(&mut conn, &ledger, li, id, 2).await.unwrap_err();
+    assert!(err.to_string().contains("does not verify"), "{err}");
+    let alarms: i64 = sqlx::query_scalar("select count(*) from ledger_alarm where kind = 'reading.tampered'")
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(alarms, 1);
+    drop(conn);
     city.shutdown().await;
 }

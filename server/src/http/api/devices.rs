@@ -26,7 +26,7 @@ pub struct Readings {
 /// the whole request, nothing stored: 400 `invalid_request` (malformed reading, `reason`
 /// `readings`), 403 `access_denied` (`signature`, or the device's state `suspended` /
 /// `retired`), 404 (unknown device), 409 `conflict` (`replayed`: a counter not above the last
-/// accepted).
+/// accepted; `changed_hands`: transferred while the readings were checked).
 pub(super) async fn post_readings(
     State(state): State<AppState>,
     ApiPath(device_id): ApiPath<Uuid>,
@@ -52,6 +52,7 @@ fn reading_error(e: &ReadingError) -> ApiError {
             ApiError::new(StatusCode::FORBIDDEN, "access_denied", state.clone(), message)
         }
         ReadingError::Replayed { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", "replayed", message),
+        ReadingError::ChangedHands => ApiError::new(StatusCode::CONFLICT, "conflict", "changed_hands", message),
         ReadingError::Other(e) => ApiError::internal(format!("{e:#}")),
     }
 }

@@ -132,7 +132,8 @@ pub async fn bundle_response(state: &AppState, leaf_index: Option<i64>) -> Resul
         Err(
             crate::ledger::bundle::BundleError::NotYetCosigned(_)
             | crate::ledger::bundle::BundleError::NoPolicy
-            | crate::ledger::bundle::BundleError::NotYetSealed(..),
+            | crate::ledger::bundle::BundleError::NotYetSealed(..)
+            | crate::ledger::bundle::BundleError::ReadingNotSealed(..),
         ) => Err(not_yet()),
         Err(crate::ledger::bundle::BundleError::Other(e)) => Err(ApiError::internal(format!("{e:#}"))),
     }

@@ -409,10 +409,11 @@ impl City for CityService {
         })
         .collect();
         let seals = sqlx::query!(
-            r#"select (select count(*) from record_batch) as "batches!",
-                      (select coalesce(sum(record_count), 0) from record_batch)::bigint as "sealed!",
+            r#"select (select count(*) from record_batch where contents = 'records') as "batches!",
+                      (select coalesce(sum(record_count), 0) from record_batch where contents = 'records')::bigint
+                          as "sealed!",
                       (select count(*) from confirmation_record where record_batch_id is null) as "pending!",
-                      (select max(created_at) from record_batch) as last"#
+                      (select max(created_at) from record_batch where contents = 'records') as last"#
         )
         .fetch_one(&self.db)
         .await
