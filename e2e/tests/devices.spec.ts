@@ -261,3 +261,49 @@ test('a rule between two brands closes the valve on a leak, shows its receipt an
   const after = await post(valveId, [signed(valveKey.seedFile, valveId, next + 2n, 1n, 'valve.open')]);
   expect(after.commands).toEqual([]);
 });
+
+test('a resident hands a device to another with a claim code', async ({ page, browser }, testInfo) => {
+  test.setTimeout(120_000);
+  const { publicKey } = keygen('gift');
+  const label = `Bike lock ${testInfo.project.name}`;
+  await signIn(page, testInfo, 'resident2');
+  await page.goto('/devices');
+  await ready(page, testInfo);
+  const card = await register(page, testInfo, label, 'lock.bike', 'Lockwell', publicKey);
+
+  // The holder offers it: a code, shown once, and the offer's expiry.
+  await card.getByRole('button', { name: 'Transfer it to someone else' }).click();
+  const code = card.locator('[data-claim-code]');
+  await expect(code).toBeVisible();
+  const claimCode = (await code.getAttribute('data-claim-code'))!;
+  expect(claimCode).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+  await expect(card.locator('[data-transfer="offered"]')).toContainText('Transfer offered until');
+  await page.reload();
+  await ready(page, testInfo);
+  await expect(card.locator('[data-claim-code]')).toHaveCount(0);
+  await expect(card.locator('[data-transfer="offered"]')).toBeVisible();
+
+  // Another resident, in another browser, claims it with the code as typed by hand.
+  const other = await browser.newContext({ javaScriptEnabled: js(testInfo), baseURL: testInfo.project.use.baseURL });
+  const them = await other.newPage();
+  await signIn(them, testInfo, 'resident1');
+  await them.goto('/devices');
+  await ready(them, testInfo);
+  const claim = them.locator('#claim-form');
+  if (js(testInfo)) {
+    await claim.getByLabel('Claim code').fill('WRNG-CDEF-GHJK');
+    await claim.getByRole('button', { name: 'Claim the device' }).click();
+    await expect(them.getByRole('alert')).toContainText('no device is offered');
+  }
+  await claim.getByLabel('Claim code').fill(claimCode.toLowerCase());
+  await claim.getByRole('button', { name: 'Claim the device' }).click();
+  const theirs = them.locator('article.device', { hasText: label });
+  await expect(theirs).toBeVisible();
+  await expect(theirs).toHaveAttribute('data-state', 'active');
+  await other.close();
+
+  // Gone from the giver's page.
+  await page.reload();
+  await ready(page, testInfo);
+  await expect(page.locator('article.device', { hasText: label })).toHaveCount(0);
+});

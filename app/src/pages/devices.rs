@@ -10,8 +10,8 @@ use leptos_meta::Title;
 use crate::components::{CheckedBadge, ErrorNote, StateBadge, poll_while};
 use crate::i18n::{use_locale, use_messages};
 use crate::serverfns::devices::{
-    ChangeDevice, CreateRule, DeviceView, DevicesView, FiringView, ReadingView, RegisterDevice, RevokeRule, RuleView,
-    my_devices,
+    CancelTransfer, ChangeDevice, ClaimDevice, CreateRule, DeviceView, DevicesView, FiringView, OfferTransfer,
+    ReadingView, RegisterDevice, RevokeRule, RuleView, my_devices,
 };
 use crate::verify::{PassportShown, verify_passport};
 
@@ -21,6 +21,11 @@ pub fn DevicesPage() -> impl IntoView {
     let register = ServerAction::<RegisterDevice>::new();
     let change = ServerAction::<ChangeDevice>::new();
     let actions = RuleActions { create: ServerAction::<CreateRule>::new(), revoke: ServerAction::<RevokeRule>::new() };
+    let transfer = TransferActions {
+        offer: ServerAction::<OfferTransfer>::new(),
+        cancel: ServerAction::<CancelTransfer>::new(),
+        claim: ServerAction::<ClaimDevice>::new(),
+    };
     let data = Resource::new(
         move || {
             (
@@ -28,6 +33,7 @@ pub fn DevicesPage() -> impl IntoView {
                 change.version().get(),
                 actions.create.version().get(),
                 actions.revoke.version().get(),
+                (transfer.offer.version().get(), transfer.cancel.version().get(), transfer.claim.version().get()),
             )
         },
         |_| my_devices(),
@@ -45,6 +51,9 @@ pub fn DevicesPage() -> impl IntoView {
             .or_else(|| change.value().get().and_then(Result::err))
             .or_else(|| actions.create.value().get().and_then(Result::err))
             .or_else(|| actions.revoke.value().get().and_then(Result::err))
+            .or_else(|| transfer.offer.value().get().and_then(Result::err))
+            .or_else(|| transfer.cancel.value().get().and_then(Result::err))
+            .or_else(|| transfer.claim.value().get().and_then(Result::err))
             .map(|e| view! { <ErrorNote error=e /> })
     };
     view! {
@@ -55,7 +64,7 @@ pub fn DevicesPage() -> impl IntoView {
         <Transition fallback=move || view! { <p class="muted">{t.loading}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(v) => view! { <Devices view=v register change actions /> }.into_any(),
+                    Ok(v) => view! { <Devices view=v register change actions transfer /> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e /> }.into_any(),
                 }
             })}
@@ -69,6 +78,7 @@ fn Devices(
     register: ServerAction<RegisterDevice>,
     change: ServerAction<ChangeDevice>,
     actions: RuleActions,
+    transfer: TransferActions,
 ) -> impl IntoView {
     let t = use_messages();
     let DevicesView { devices, kinds, rules, commands } = view;
@@ -79,13 +89,92 @@ fn Devices(
         } else {
             view! {
                 <div class="devices" id="devices">
-                    {devices.into_iter().map(|d| view! { <Device device=d change /> }).collect_view()}
+                    {devices.into_iter().map(|d| view! { <Device device=d change transfer /> }).collect_view()}
                 </div>
             }
             .into_any()
         }}
         {rules_view}
         <Register kinds register />
+        <Claim claim=transfer.claim />
+    }
+}
+
+/// Handing devices over: offer one (a claim code), withdraw the offer, claim one with a code.
+#[derive(Clone, Copy)]
+struct TransferActions {
+    offer: ServerAction<OfferTransfer>,
+    cancel: ServerAction<CancelTransfer>,
+    claim: ServerAction<ClaimDevice>,
+}
+
+/// A device's transfer: the offer button, or the open offer with its code (shown once) and a
+/// way to withdraw it.
+#[component]
+fn Transfer(
+    device_id: uuid::Uuid,
+    until: Option<String>,
+    code: Option<String>,
+    actions: TransferActions,
+) -> impl IntoView {
+    let t = use_messages();
+    let locale = use_locale();
+    let Some(until) = until else {
+        return view! {
+            <ActionForm action=actions.offer attr:class="transfer">
+                <input type="hidden" name="device_id" value=device_id.to_string() />
+                <button type="submit" class="secondary" data-action="offer-transfer">{t.transfer_offer}</button>
+                <span class="help">{t.transfer_help}</span>
+            </ActionForm>
+        }
+        .into_any();
+    };
+    // The code comes with the first page after the offer; with JavaScript the action's answer
+    // keeps it on screen while the page refreshes.
+    let just_made =
+        move || actions.offer.value().get().and_then(Result::ok).filter(|c| c.device_id == device_id).map(|c| c.code);
+    view! {
+        <div class="transfer" data-transfer="offered">
+            {move || {
+                code.clone()
+                    .or_else(just_made)
+                    .map(|c| {
+                        view! {
+                            <p class="claim-code" role="status">
+                                {t.transfer_code_lead} " " <strong><code data-claim-code=c.clone()>{c.clone()}</code></strong>
+                            </p>
+                        }
+                    })
+            }}
+            <p class="muted">
+                {t.transfer_offered_until} " " <time datetime=until.clone()>{locale.date_time(&until)}</time>
+            </p>
+            <ActionForm action=actions.cancel>
+                <input type="hidden" name="device_id" value=device_id.to_string() />
+                <button type="submit" class="secondary" data-action="cancel-transfer">{t.transfer_cancel}</button>
+            </ActionForm>
+        </div>
+    }
+    .into_any()
+}
+
+/// Claiming a device someone hands over, with the code they give.
+#[component]
+fn Claim(claim: ServerAction<ClaimDevice>) -> impl IntoView {
+    let t = use_messages();
+    view! {
+        <section class="card" aria-labelledby="claim-title" id="claim">
+            <h2 id="claim-title">{t.claim_title}</h2>
+            <p>{t.claim_lead}</p>
+            <ActionForm action=claim attr:class="stack" attr:id="claim-form">
+                <p>
+                    <label for="c-code">{t.claim_code_field}</label>
+                    <input id="c-code" name="code" required maxlength="24" autocomplete="off" spellcheck="false"
+                        autocapitalize="characters" />
+                </p>
+                <button type="submit" data-action="claim-device">{t.claim_button}</button>
+            </ActionForm>
+        </section>
     }
 }
 
@@ -322,7 +411,7 @@ fn NewRuleForm(
 }
 
 #[component]
-fn Device(device: DeviceView, change: ServerAction<ChangeDevice>) -> impl IntoView {
+fn Device(device: DeviceView, change: ServerAction<ChangeDevice>, transfer: TransferActions) -> impl IntoView {
     let t = use_messages();
     let locale = use_locale();
     let id = device.device_id;
@@ -412,6 +501,13 @@ fn Device(device: DeviceView, change: ServerAction<ChangeDevice>) -> impl IntoVi
                                 </ActionForm>
                             </details>
                         </div>
+                    }
+                })}
+            {(device.state == "active")
+                .then(|| {
+                    view! {
+                        <Transfer device_id=id until=device.transfer_until.clone() code=device.transfer_code.clone()
+                            actions=transfer />
                     }
                 })}
         </article>

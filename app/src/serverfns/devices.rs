@@ -40,6 +40,10 @@ pub struct DeviceView {
     pub provable: bool,
     /// The newest readings, newest first (at most 50).
     pub readings: Vec<ReadingView>,
+    /// RFC 3339 expiry of the holder's open offer to transfer it, if any.
+    pub transfer_until: Option<String>,
+    /// The offer's claim code, only on the first page shown after it was made.
+    pub transfer_code: Option<String>,
 }
 
 /// One action a rule caused: the receipt the resident sees.
@@ -90,11 +94,54 @@ pub struct DevicesView {
     pub commands: Vec<(String, Vec<String>)>,
 }
 
-/// The signed-in resident's devices.
+/// The signed-in resident's devices, with a claim code just made (kept in the session only
+/// until this first shows it: the server keeps no copy).
 #[server(endpoint = "me/devices")]
 pub async fn my_devices() -> Result<DevicesView, AppError> {
     let r = crate::serverfns::resident::ssr::resident().await?;
-    ssr::devices()?.devices(r).await
+    let mut view = ssr::devices()?.devices(r).await?;
+    if let Some((device, code)) = ssr::take_claim_code().await?
+        && let Some(d) = view.devices.iter_mut().find(|d| d.device_id == device && d.transfer_until.is_some())
+    {
+        d.transfer_code = Some(code);
+    }
+    Ok(view)
+}
+
+/// Offers one of the signed-in resident's devices for transfer: a claim code, valid for a day,
+/// for the person who is to hold it next. Returns the code (shown once).
+#[server(endpoint = "me/devices/transfer")]
+pub async fn offer_transfer(device_id: Uuid) -> Result<ClaimCode, AppError> {
+    let r = crate::serverfns::resident::ssr::resident().await?;
+    let code = ssr::devices()?.offer_transfer(r, device_id).await?;
+    ssr::keep_claim_code(device_id, &code).await?;
+    leptos_axum::redirect(&format!("/devices#device-{device_id}"));
+    Ok(ClaimCode { device_id, code })
+}
+
+/// A claim code just made for a device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimCode {
+    pub device_id: Uuid,
+    pub code: String,
+}
+
+/// Withdraws the signed-in resident's open transfer offer for a device.
+#[server(endpoint = "me/devices/transfer/cancel")]
+pub async fn cancel_transfer(device_id: Uuid) -> Result<(), AppError> {
+    let r = crate::serverfns::resident::ssr::resident().await?;
+    ssr::devices()?.cancel_transfer(r, device_id).await?;
+    leptos_axum::redirect(&format!("/devices#device-{device_id}"));
+    Ok(())
+}
+
+/// Claims the device a holder gave the signed-in resident a code for: it becomes theirs.
+#[server(endpoint = "me/devices/claim")]
+pub async fn claim_device(code: String) -> Result<DeviceView, AppError> {
+    let r = crate::serverfns::resident::ssr::resident().await?;
+    let device = ssr::devices()?.claim(r, code).await?;
+    leptos_axum::redirect(&format!("/devices#device-{}", device.device_id));
+    Ok(device)
 }
 
 /// Registers a device for the signed-in resident: its passport goes on the ledger.
@@ -216,6 +263,44 @@ pub mod ssr {
         ) -> Result<DeviceView, AppError>;
         async fn create_rule(&self, resident: Uuid, form: super::NewRule) -> Result<Uuid, AppError>;
         async fn revoke_rule(&self, resident: Uuid, rule: Uuid) -> Result<(), AppError>;
+        /// A new claim code for the device.
+        async fn offer_transfer(&self, resident: Uuid, device: Uuid) -> Result<String, AppError>;
+        async fn cancel_transfer(&self, resident: Uuid, device: Uuid) -> Result<(), AppError>;
+        async fn claim(&self, resident: Uuid, code: String) -> Result<DeviceView, AppError>;
+    }
+
+    /// Where a claim code waits, in the holder's session, for the page that shows it once.
+    pub const CLAIM_CODE_KEY: &str = "onecity.device_claim_code";
+
+    /// A claim code the server took out of the session for the page being rendered: a page
+    /// streams, and a session change made while it streams would not be saved, so the code is
+    /// removed before rendering starts (server `http::claim_code_once`) and handed over here.
+    #[derive(Clone, Debug)]
+    pub struct ShownClaimCode(pub Uuid, pub String);
+
+    /// # Errors
+    /// [`AppError::Internal`] when the session store fails.
+    pub async fn keep_claim_code(device: Uuid, code: &str) -> Result<(), AppError> {
+        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(crate::error::ssr::internal)?;
+        session.insert(CLAIM_CODE_KEY, (device, code)).await.map_err(crate::error::ssr::internal)
+    }
+
+    /// The claim code to show once: the one taken out for this page, or, for a call of the
+    /// server function from the browser, out of the session now.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] when the session store fails.
+    pub async fn take_claim_code() -> Result<Option<(Uuid, String)>, AppError> {
+        use leptos::prelude::use_context;
+        let parts = use_context::<http::request::Parts>();
+        if let Some(ShownClaimCode(device, code)) = parts.as_ref().and_then(|p| p.extensions.get::<ShownClaimCode>()) {
+            return Ok(Some((*device, code.clone())));
+        }
+        if parts.is_some_and(|p| p.method == http::Method::GET) {
+            return Ok(None);
+        }
+        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(crate::error::ssr::internal)?;
+        session.remove(CLAIM_CODE_KEY).await.map_err(crate::error::ssr::internal)
     }
 
     /// # Errors

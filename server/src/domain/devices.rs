@@ -345,6 +345,10 @@ pub async fn change_state(
     )
     .execute(&mut *tx)
     .await?;
+    if change == Change::Retire {
+        // A retired device acts on nothing and triggers nothing again.
+        super::rules::revoke_for_device(&mut tx, key, resident_id, device_id).await?;
+    }
     touch(&mut tx, &[resident_id]).await?;
     tx.commit().await?;
     get_own(db, resident_id, device_id).await
@@ -365,11 +369,26 @@ pub async fn transfer(
     to: Uuid,
     requested_by: &str,
 ) -> Result<Device, DeviceError> {
+    let mut tx = db.begin().await?;
+    transfer_in(&mut tx, key, from, device_id, to, requested_by).await?;
+    tx.commit().await?;
+    get_own(db, to, device_id).await
+}
+
+/// [`transfer`] in the caller's transaction. The giver's rules involving the device are
+/// revoked with it: the new holder's devices are not theirs to link.
+async fn transfer_in(
+    tx: &mut PgConnection,
+    key: &PseudonymKey,
+    from: Uuid,
+    device_id: Uuid,
+    to: Uuid,
+    requested_by: &str,
+) -> Result<(), DeviceError> {
     if from == to {
         return Err(DeviceError::SameOwner);
     }
-    let mut tx = db.begin().await?;
-    let state = lock_own(&mut tx, from, device_id).await?;
+    let state = lock_own(&mut *tx, from, device_id).await?;
     if state != DeviceState::Active {
         return Err(DeviceError::WrongState { state: state.name().to_owned(), wanted: "transferred" });
     }
@@ -380,7 +399,7 @@ pub async fn transfer(
         to: key.pseudonym(to, REGISTRY),
         transferred_at: unix(at)?,
     };
-    let entry = crate::ledger::enqueue(&mut tx, &event).await?;
+    let entry = crate::ledger::enqueue(&mut *tx, &event).await?;
     sqlx::query!("update device set resident_id = $2 where device_id = $1", device_id, to).execute(&mut *tx).await?;
     sqlx::query!(
         "insert into device_event (device_id, kind, resident_id, from_resident_id, requested_by, ledger_entry_id, at)
@@ -394,9 +413,120 @@ pub async fn transfer(
     )
     .execute(&mut *tx)
     .await?;
-    touch(&mut tx, &[from, to]).await?;
+    sqlx::query!("delete from device_transfer_offer where device_id = $1", device_id).execute(&mut *tx).await?;
+    super::rules::revoke_for_device(&mut *tx, key, from, device_id).await?;
+    touch(&mut *tx, &[from, to]).await?;
+    Ok(())
+}
+
+/// How long a transfer's claim code can be used.
+pub const CLAIM_CODE_HOURS: i64 = 24;
+/// The claim code's alphabet: no 0/O, 1/I/L or U, so it reads aloud and types without doubt.
+const CLAIM_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTVWXYZ23456789";
+
+/// An open offer to hand a device to whoever enters its code.
+#[derive(Clone, Debug)]
+pub struct TransferOffer {
+    /// `XXXX-XXXX-XXXX`, 59 bits: shown to the holder once, kept only as a hash.
+    pub code: String,
+    pub expires_at: OffsetDateTime,
+}
+
+fn claim_hash(code: &str) -> Result<Vec<u8>, DeviceError> {
+    let normal: String =
+        code.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect();
+    if normal.len() != 12 || !normal.bytes().all(|b| CLAIM_ALPHABET.contains(&b)) {
+        return Err(invalid("code", "a claim code is 12 letters and digits, like ABCD-EFGH-JKMN"));
+    }
+    Ok(chain::Hash::sha256(normal.as_bytes()).0.to_vec())
+}
+
+/// Offers one of the holder's devices for transfer: a new claim code, valid for
+/// [`CLAIM_CODE_HOURS`], replacing any earlier offer for it. Whoever the holder gives the code
+/// to claims the device from their own Devices page ([`claim`]).
+///
+/// # Errors
+/// [`DeviceError::NotFound`] for a device that is not the holder's; [`DeviceError::WrongState`]
+/// unless it is active.
+pub async fn offer_transfer(db: &PgPool, holder: Uuid, device_id: Uuid) -> Result<TransferOffer, DeviceError> {
+    use rand::Rng as _;
+    let mut rng = rand::rngs::OsRng;
+    let chars: Vec<char> =
+        (0..12).map(|_| char::from(CLAIM_ALPHABET[rng.gen_range(0..CLAIM_ALPHABET.len())])).collect();
+    let code = chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-");
+    let expires_at = now_s() + time::Duration::hours(CLAIM_CODE_HOURS);
+    let mut tx = db.begin().await?;
+    let state = lock_own(&mut tx, holder, device_id).await?;
+    if state != DeviceState::Active {
+        return Err(DeviceError::WrongState { state: state.name().to_owned(), wanted: "transferred" });
+    }
+    sqlx::query!(
+        "insert into device_transfer_offer (device_id, resident_id, code_hash, expires_at) values ($1, $2, $3, $4)
+         on conflict (device_id) do update
+         set resident_id = excluded.resident_id, code_hash = excluded.code_hash, created_at = now(),
+             expires_at = excluded.expires_at",
+        device_id,
+        holder,
+        claim_hash(&code)?,
+        expires_at
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    get_own(db, to, device_id).await
+    Ok(TransferOffer { code, expires_at })
+}
+
+/// Withdraws the holder's offer for a device (nothing happens when there is none).
+///
+/// # Errors
+/// [`DeviceError::NotFound`] for a device that is not the holder's.
+pub async fn cancel_transfer(db: &PgPool, holder: Uuid, device_id: Uuid) -> Result<(), DeviceError> {
+    get_own(db, holder, device_id).await?;
+    sqlx::query!("delete from device_transfer_offer where device_id = $1 and resident_id = $2", device_id, holder)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// When the holder's open offer for a device expires, if there is one.
+///
+/// # Errors
+/// Database errors.
+pub async fn open_offer(db: &PgPool, holder: Uuid, device_id: Uuid) -> Result<Option<OffsetDateTime>, DeviceError> {
+    Ok(sqlx::query_scalar!(
+        "select expires_at from device_transfer_offer where device_id = $1 and resident_id = $2 and expires_at > now()",
+        device_id,
+        holder
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Claims the device a code was given for: it moves to `claimant` (a `device.transferred`
+/// entry), and the code is spent, in one transaction.
+///
+/// # Errors
+/// [`DeviceError::Invalid`] (`code`) for a malformed, unknown or expired code;
+/// [`DeviceError::SameOwner`] when the claimant already holds it (the code stays usable);
+/// [`DeviceError::WrongState`] when the device is no longer active.
+pub async fn claim(db: &PgPool, key: &PseudonymKey, claimant: Uuid, code: &str) -> Result<Device, DeviceError> {
+    let hash = claim_hash(code)?;
+    let mut tx = db.begin().await?;
+    let offer = sqlx::query!(
+        "delete from device_transfer_offer where code_hash = $1 returning device_id, resident_id, expires_at",
+        hash
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| invalid("code", "no device is offered under this code (it may have been used or withdrawn)"))?;
+    if offer.expires_at <= now_s() {
+        // Spent either way: an expired code is removed.
+        tx.commit().await?;
+        return Err(invalid("code", "this code has expired; ask the holder for a new one"));
+    }
+    transfer_in(&mut tx, key, offer.resident_id, offer.device_id, claimant, "resident").await?;
+    tx.commit().await?;
+    get_own(db, claimant, offer.device_id).await
 }
 
 /// Why readings were refused. Nothing of the request is stored then.

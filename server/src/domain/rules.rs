@@ -266,6 +266,19 @@ pub async fn create(
 /// [`DeviceError::RuleRevoked`] for one already revoked.
 pub async fn revoke(db: &PgPool, key: &PseudonymKey, resident_id: Uuid, rule_id: Uuid) -> Result<(), DeviceError> {
     let mut tx = db.begin().await?;
+    revoke_in(&mut tx, key, resident_id, rule_id).await?;
+    super::devices::touch(&mut tx, &[resident_id]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`revoke`] in the caller's transaction (without moving the resident's data version).
+pub(crate) async fn revoke_in(
+    tx: &mut PgConnection,
+    key: &PseudonymKey,
+    resident_id: Uuid,
+    rule_id: Uuid,
+) -> Result<(), DeviceError> {
     let revoked = sqlx::query_scalar!(
         r#"select exists (select 1 from device_rule_revocation v where v.rule_id = r.rule_id) as "revoked!"
            from device_rule r where r.rule_id = $1 and r.resident_id = $2 for update"#,
@@ -284,7 +297,7 @@ pub async fn revoke(db: &PgPool, key: &PseudonymKey, resident_id: Uuid, rule_id:
         resident: key.pseudonym(resident_id, REGISTRY),
         revoked_at: unix(at)?,
     };
-    let entry = crate::ledger::enqueue(&mut tx, &event).await?;
+    let entry = crate::ledger::enqueue(&mut *tx, &event).await?;
     sqlx::query!(
         "insert into device_rule_revocation (rule_id, revoked_at, ledger_entry_id) values ($1, $2, $3)",
         rule_id,
@@ -293,9 +306,34 @@ pub async fn revoke(db: &PgPool, key: &PseudonymKey, resident_id: Uuid, rule_id:
     )
     .execute(&mut *tx)
     .await?;
-    super::devices::touch(&mut tx, &[resident_id]).await?;
-    tx.commit().await?;
     Ok(())
+}
+
+/// Revokes every rule of `resident_id` that involves `device_id` (a device leaving their
+/// hands), in the caller's transaction; how many.
+///
+/// # Errors
+/// Database errors.
+pub(crate) async fn revoke_for_device(
+    tx: &mut PgConnection,
+    key: &PseudonymKey,
+    resident_id: Uuid,
+    device_id: Uuid,
+) -> Result<usize, DeviceError> {
+    let live = sqlx::query_scalar!(
+        "select r.rule_id from device_rule r
+         where r.resident_id = $1 and (r.trigger_device_id = $2 or r.action_device_id = $2)
+           and not exists (select 1 from device_rule_revocation v where v.rule_id = r.rule_id)
+         order by r.rule_id",
+        resident_id,
+        device_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for rule in &live {
+        revoke_in(tx, key, resident_id, *rule).await?;
+    }
+    Ok(live.len())
 }
 
 /// One action a rule caused.

@@ -116,6 +116,7 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         .merge(crate::http::records::router())
         .leptos_routes_with_context(&state, routes, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(claim_code_once))
         .layer(middleware::from_fn_with_state(Arc::new(origin), check_origin))
         .layer(middleware::from_fn_with_state(state.limits.clone(), limits::layer))
         .layer(middleware::from_fn(move |request, next| session::refresh(refresh, request, next)))
@@ -179,6 +180,23 @@ async fn check_origin(State(origin): State<Arc<String>>, request: Request, next:
 }
 
 /// Liveness: the process answers.
+/// Takes a device's claim code (app `serverfns::devices`) out of the holder's session before
+/// the Devices page renders, and hands it to the page in the request: pages stream, and the
+/// session layer saves changes made before the response starts, not while its body streams.
+async fn claim_code_once(session: tower_sessions::Session, mut request: Request, next: Next) -> Response {
+    use app::serverfns::devices::ssr::{CLAIM_CODE_KEY, ShownClaimCode};
+    if request.method() == Method::GET && request.uri().path() == "/devices" {
+        match session.remove::<(uuid::Uuid, String)>(CLAIM_CODE_KEY).await {
+            Ok(Some((device, code))) => {
+                request.extensions_mut().insert(ShownClaimCode(device, code));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "claim code not read from the session"),
+        }
+    }
+    next.run(request).await
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }

@@ -29,7 +29,7 @@ impl DeviceService {
         Self { db, key }
     }
 
-    async fn view(&self, d: Device) -> Result<DeviceView, AppError> {
+    async fn view(&self, holder: Uuid, d: Device) -> Result<DeviceView, AppError> {
         // Checkable once a quorum checkpoint covers the registration and the newest change
         // (before that the cosigned state is still the previous one).
         let provable = sqlx::query_scalar!(
@@ -88,6 +88,8 @@ impl DeviceService {
             registered_at: rfc3339(d.registered_at),
             provable,
             readings,
+            transfer_until: devices::open_offer(&self.db, holder, d.device_id).await.map_err(refused)?.map(rfc3339),
+            transfer_code: None,
         })
     }
 }
@@ -152,7 +154,7 @@ impl Devices for DeviceService {
     async fn devices(&self, resident: Uuid) -> Result<DevicesView, AppError> {
         let mut out = Vec::new();
         for d in devices::list(&self.db, resident).await.map_err(refused)? {
-            out.push(self.view(d).await?);
+            out.push(self.view(resident, d).await?);
         }
         let rules = rules::list(&self.db, resident).await.map_err(refused)?.into_iter().map(rule_view).collect();
         Ok(DevicesView {
@@ -182,7 +184,7 @@ impl Devices for DeviceService {
         };
         let d = devices::register(&self.db, &self.key, resident, &new, "resident").await.map_err(refused)?;
         tracing::info!(device = %d.device_id, kind = %d.kind, "device registered by its resident");
-        self.view(d).await
+        self.view(resident, d).await
     }
 
     async fn change(
@@ -206,7 +208,7 @@ impl Devices for DeviceService {
         let d = devices::change_state(&self.db, &self.key, resident, device, change, &reason, "resident")
             .await
             .map_err(refused)?;
-        self.view(d).await
+        self.view(resident, d).await
     }
 
     async fn create_rule(&self, resident: Uuid, form: RuleForm) -> Result<Uuid, AppError> {
@@ -241,6 +243,22 @@ impl Devices for DeviceService {
             rules::create(&self.db, &self.key, resident, &new, CITY_UTC_OFFSET_MINUTES).await.map_err(refused)?;
         tracing::info!(%rule, "rule made by its resident");
         Ok(rule)
+    }
+
+    async fn offer_transfer(&self, resident: Uuid, device: Uuid) -> Result<String, AppError> {
+        let offer = devices::offer_transfer(&self.db, resident, device).await.map_err(refused)?;
+        tracing::info!(%device, "transfer offered by its holder");
+        Ok(offer.code)
+    }
+
+    async fn cancel_transfer(&self, resident: Uuid, device: Uuid) -> Result<(), AppError> {
+        devices::cancel_transfer(&self.db, resident, device).await.map_err(refused)
+    }
+
+    async fn claim(&self, resident: Uuid, code: String) -> Result<DeviceView, AppError> {
+        let d = devices::claim(&self.db, &self.key, resident, &code).await.map_err(refused)?;
+        tracing::info!(device = %d.device_id, "device claimed by its new holder");
+        self.view(resident, d).await
     }
 
     async fn revoke_rule(&self, resident: Uuid, rule: Uuid) -> Result<(), AppError> {

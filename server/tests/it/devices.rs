@@ -365,3 +365,95 @@ async fn a_sealed_reading_proves_it_existed_signed_by_its_device(_p: PgPoolOptio
     drop(conn);
     city.shutdown().await;
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_device_changes_hands_with_a_claim_code(_p: PgPoolOptions, opts: PgConnectOptions) {
+    let mut city = City::start(&opts, &[]).await;
+    let li = city.resident("li").await;
+    let wang = city.resident("wang").await;
+    let zhao = city.resident("zhao").await;
+    let key = city.portal.state.pseudonyms.clone();
+    let id = devices::register(&city.db, &key, li, &meter("AQ200-000888", &SEED), "resident").await.unwrap().device_id;
+    let valve = NewDevice { kind: "valve.water".into(), serial: "V-1".into(), ..meter("V-1", &[21; 32]) };
+    let valve = devices::register(&city.db, &key, li, &valve, "resident").await.unwrap().device_id;
+    city.settle().await;
+    let rule = server::domain::rules::create(
+        &city.db,
+        &key,
+        li,
+        &server::domain::rules::NewRule {
+            trigger: id,
+            metric: "water.litres".into(),
+            comparison: ">".into(),
+            threshold: 1000,
+            action: valve,
+            command: "close".into(),
+            notify: false,
+            window: None,
+            valid_days: 30,
+        },
+        480,
+    )
+    .await
+    .unwrap();
+
+    // Only the holder offers; the code is 12 characters in three groups, only its hash is kept.
+    let err = devices::offer_transfer(&city.db, wang, id).await.unwrap_err();
+    assert!(matches!(err, DeviceError::NotFound(_)), "{err}");
+    let offer = devices::offer_transfer(&city.db, li, id).await.unwrap();
+    assert!(regex_like_code(&offer.code), "{}", offer.code);
+    let stored: Vec<u8> = sqlx::query_scalar("select code_hash from device_transfer_offer where device_id = $1")
+        .bind(id)
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, chain::Hash::sha256(offer.code.replace('-', "").as_bytes()).0.to_vec(), "only its hash is kept");
+    assert!(devices::open_offer(&city.db, li, id).await.unwrap().is_some());
+
+    // A wrong, malformed or withdrawn code claims nothing; the holder cannot claim their own.
+    let err = devices::claim(&city.db, &key, wang, "AAAA-BBBB-CCCC").await.unwrap_err();
+    assert!(err.to_string().contains("no device is offered under this code"), "{err}");
+    let err = devices::claim(&city.db, &key, wang, "not a code").await.unwrap_err();
+    assert!(err.to_string().contains("12 letters and digits"), "{err}");
+    let err = devices::claim(&city.db, &key, li, &offer.code).await.unwrap_err();
+    assert!(matches!(err, DeviceError::SameOwner), "{err}");
+    devices::cancel_transfer(&city.db, li, id).await.unwrap();
+    let err = devices::claim(&city.db, &key, wang, &offer.code).await.unwrap_err();
+    assert!(err.to_string().contains("no device is offered"), "withdrawn: {err}");
+
+    // A new offer replaces the old; an expired one is refused and spent.
+    let offer = devices::offer_transfer(&city.db, li, id).await.unwrap();
+    sqlx::query("update device_transfer_offer set expires_at = now() - interval '1 minute' where device_id = $1")
+        .bind(id)
+        .execute(&city.db)
+        .await
+        .unwrap();
+    let err = devices::claim(&city.db, &key, wang, &offer.code).await.unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert!(devices::open_offer(&city.db, li, id).await.unwrap().is_none());
+
+    // Claimed, typed loosely: Wang holds it, the passport says so, Li's rule for it is revoked,
+    // and the code is spent.
+    let offer = devices::offer_transfer(&city.db, li, id).await.unwrap();
+    let typed = offer.code.to_lowercase().replace('-', " ");
+    let d = devices::claim(&city.db, &key, wang, &typed).await.unwrap();
+    assert_eq!(d.device_id, id);
+    let err = devices::claim(&city.db, &key, zhao, &offer.code).await.unwrap_err();
+    assert!(err.to_string().contains("no device is offered"), "spent: {err}");
+    let revoked: i64 = sqlx::query_scalar("select count(*) from device_rule_revocation where rule_id = $1")
+        .bind(rule)
+        .fetch_one(&city.db)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1, "the giver's rule for the device ends with the transfer");
+    city.settle().await;
+    let p = passport_bundle(&city, id).await.passport.unwrap();
+    assert_eq!((p.status.owner, p.status.state), (key.pseudonym(wang, REGISTRY), DeviceState::Active));
+    city.shutdown().await;
+}
+
+fn regex_like_code(code: &str) -> bool {
+    let groups: Vec<&str> = code.split('-').collect();
+    groups.len() == 3
+        && groups.iter().all(|g| g.len() == 4 && g.bytes().all(|b| b"ABCDEFGHJKMNPQRSTVWXYZ23456789".contains(&b)))
+}
