@@ -4,6 +4,12 @@
 //! asked) and every proof bundle (map and inclusion proofs read from the database, a quorum of
 //! signatures checked) counts against a per-minute budget.
 //!
+//! Device readings (`POST /api/v1/devices/<id>/readings`) carry no token: the device's
+//! signature is what authenticates them, and checking it is the cost. They are counted per
+//! client address and per device, so one address cannot flood, nor can many addresses flood
+//! one device. A hub that posts for many devices from one address sends each device's readings
+//! in batches (up to 500 a request) well inside the budget.
+//!
 //! Server functions are counted per session, so that the people behind one address (a family,
 //! an office behind NAT) do not share one budget once signed in; everything else, and a server
 //! function called without a session, per client address. The agency API has its own limit per
@@ -34,6 +40,8 @@ enum Class {
     ServerFunction,
     SignIn,
     ProofBundle,
+    /// Signed readings of the device named in the path.
+    DeviceReadings(String),
 }
 
 fn class(method: &Method, path: &str) -> Option<Class> {
@@ -47,6 +55,12 @@ fn class(method: &Method, path: &str) -> Option<Class> {
         || (path.starts_with("/devices/") && path.ends_with("/passport"))
     {
         Some(Class::ProofBundle)
+    } else if *method == Method::POST
+        && let Some(device) = path.strip_prefix("/api/v1/devices/").and_then(|p| p.strip_suffix("/readings"))
+    {
+        // One key per device however its id is spelled (hyphens, braces, case); an id that does
+        // not parse is refused by the handler and counted against the address only.
+        Some(Class::DeviceReadings(device.parse::<uuid::Uuid>().map(|u| u.to_string()).unwrap_or_default()))
     } else {
         None
     }
@@ -96,7 +110,13 @@ pub async fn layer(State(limits): State<Arc<PortalLimits>>, request: Request, ne
         (Class::ServerFunction, Some(id)) => format!("session:{id}"),
         _ => format!("addr:{}", limits.client(&request)),
     };
-    if let Err(not_until) = limits.limiter.check_key(&key) {
+    let mut verdict = limits.limiter.check_key(&key);
+    if let (Ok(()), Class::DeviceReadings(device)) = (&verdict, &class)
+        && !device.is_empty()
+    {
+        verdict = limits.limiter.check_key(&format!("device:{device}"));
+    }
+    if let Err(not_until) = verdict {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
         let secs = wait.as_secs().max(1);
         tracing::info!(?class, path = %request.uri().path(), "rate limited");
@@ -127,6 +147,13 @@ mod tests {
         assert_eq!(class(&Method::GET, "/ledger/bundle/7"), Some(Class::ProofBundle));
         assert_eq!(class(&Method::GET, "/me/records/0f0e/2/proof"), Some(Class::ProofBundle));
         assert_eq!(class(&Method::GET, "/me/devices/0f0e/readings/7/proof"), Some(Class::ProofBundle));
+        let device = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        for spelled in [device, "67E5504410B1426F9247BB680E5FE0C8", "{67e55044-10b1-426f-9247-bb680e5fe0c8}"] {
+            let path = format!("/api/v1/devices/{spelled}/readings");
+            assert_eq!(class(&Method::POST, &path), Some(Class::DeviceReadings(device.into())), "{spelled}");
+        }
+        assert_eq!(class(&Method::POST, "/api/v1/devices/x/readings"), Some(Class::DeviceReadings(String::new())));
+        assert_eq!(class(&Method::GET, "/api/v1/devices/0f0e/readings"), None);
         assert_eq!(class(&Method::GET, "/api/v1/services"), None);
         assert_eq!(class(&Method::GET, "/"), None);
         assert_eq!(class(&Method::GET, "/ledger/checkpoint"), None);

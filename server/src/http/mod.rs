@@ -130,7 +130,9 @@ pub fn app(state: AppState, store: PostgresStore) -> Router {
         // What it returns is one agency's view of residents' data: never for a cache to keep.
         .merge(
             crate::http::api::router()
-                .with_state(state)
+                .with_state(state.clone())
+                // Device readings carry no token: they are counted per address and device.
+                .layer(middleware::from_fn_with_state(state.limits.clone(), limits::layer))
                 .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))),
         );
 

@@ -457,3 +457,23 @@ fn regex_like_code(code: &str) -> bool {
     groups.len() == 3
         && groups.iter().all(|g| g.len() == 4 && g.bytes().all(|b| b"ABCDEFGHJKMNPQRSTVWXYZ23456789".contains(&b)))
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_flood_of_readings_is_rate_limited(_p: PgPoolOptions, opts: PgConnectOptions) {
+    // 20 a minute in bursts of 2: the third request at once is refused before any signature
+    // is checked (the unit tests in `http::limits` show every spelling of the id is one key).
+    let city = City::start(&opts, &["--portal-rate-per-minute=20".into()]).await;
+    let li = city.resident("li").await;
+    let key = city.portal.state.pseudonyms.clone();
+    let id = devices::register(&city.db, &key, li, &meter("AQ200-000999", &SEED), "resident").await.unwrap().device_id;
+    let forged = [reading(id, 1, 1).sign(&[6; 32]).unwrap()];
+    assert_eq!(post(&city, id, &forged).await.0, 403);
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/devices/{}/readings", city.portal.url, id.simple().to_string().to_uppercase());
+    let resp = http.post(&url).json(&json!({ "readings": forged })).send().await.unwrap();
+    assert_eq!(resp.status(), 403, "the second fits the burst");
+    let resp = http.post(&url).json(&json!({ "readings": forged })).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    city.shutdown().await;
+}
