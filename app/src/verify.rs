@@ -289,6 +289,56 @@ pub async fn verify_passport(shown: PassportShown) -> Result<PassportChecked, Ch
     })
 }
 
+/// A device reading as a page shows it, compared with the one its seal proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadingShown {
+    pub device_id: Uuid,
+    pub counter: u64,
+    pub metric: String,
+    pub value: i64,
+}
+
+/// Checks a reading's seal: fetches its proof, verifies it (keys as for [`verify_entry`]; the
+/// signature under the passport's key, the batch path, the quorum), and compares the reading
+/// it proves with what the page shows, naming the first field that differs.
+///
+/// # Errors
+/// See [`CheckError`].
+#[cfg(feature = "hydrate")]
+pub async fn verify_reading(shown: ReadingShown) -> Result<SealChecked, CheckError> {
+    use chain::bundle::verify_bundle;
+
+    let url = format!("/me/devices/{}/readings/{}/proof", shown.device_id, shown.counter);
+    let (policy, bundle) = trusted_bundle(&url).await?;
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let Some(sealed) = verdict.reading else {
+        return Err(CheckError::Failed("the proof is not a reading's seal".into()));
+    };
+    let r = &sealed.reading;
+    let checks = [
+        (r.device_id.0 == *shown.device_id.as_bytes(), "device_id"),
+        (r.counter == shown.counter, "counter"),
+        (r.metric == shown.metric, "metric"),
+        (r.value == shown.value, "value"),
+    ];
+    if let Some((_, field)) = checks.iter().find(|(same, _)| !same) {
+        return Err(CheckError::Differs(field));
+    }
+    Ok(SealChecked {
+        sealed_by: sealed.sealed_by,
+        cosigners: verdict.cosigners.len(),
+        checkpoint_size: verdict.checkpoint.size,
+        anchored: verdict.anchor.is_some(),
+    })
+}
+
+/// On the server the badge is never computed: the browser does it.
+#[cfg(not(feature = "hydrate"))]
+pub async fn verify_reading(_shown: ReadingShown) -> Result<SealChecked, CheckError> {
+    std::future::pending().await
+}
+
 /// On the server the badge is never computed: the browser does it.
 #[cfg(not(feature = "hydrate"))]
 pub async fn verify_passport(_shown: PassportShown) -> Result<PassportChecked, CheckError> {

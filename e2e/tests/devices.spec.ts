@@ -160,6 +160,16 @@ test('a resident registers a device, sees its passport and its signed readings',
   const sealed = await verifyDownload(page, (await proofLink.getAttribute('href'))!);
   expect(sealed).toContain('water.litres = 4242');
   expect(sealed).toContain("SIGNED by the key of the device's passport");
+  // The browser checks the newest sealed reading's proof itself, against the row it shows.
+  if (js(testInfo)) {
+    await reloadUntil(page, testInfo, async () => {
+      await expect(card.locator('[data-reading-seal] [data-verify="verified"]')).toContainText('Sealed', {
+        timeout: 3000,
+      });
+    }, 45_000);
+  } else {
+    await expect(card.locator('[data-reading-seal] [data-verify="unchecked"]')).toContainText('JavaScript');
+  }
 
   // Suspended: its readings are refused until resumed.
   await card.getByRole('button', { name: 'Suspend: refuse its readings' }).click();

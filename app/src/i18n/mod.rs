@@ -460,6 +460,15 @@ impl Locale {
             "erased_at" => ("erasure time", "删除时间"),
             "seals" => ("number of seals", "封存数量"),
             "record" => ("record or version", "记录或版本"),
+            "device_id" => ("device", "设备"),
+            "kind" => ("kind of device", "设备类型"),
+            "brand" => ("brand", "品牌"),
+            "model" => ("model", "型号"),
+            "public_key" => ("key", "公钥"),
+            "state" => ("state", "状态"),
+            "counter" => ("reading counter", "读数计数器"),
+            "metric" => ("measurement", "测量项"),
+            "value" => ("value", "数值"),
             _ => ("kind of entry", "记录类型"),
         };
         match self {

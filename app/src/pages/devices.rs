@@ -13,7 +13,7 @@ use crate::serverfns::devices::{
     CancelTransfer, ChangeDevice, ClaimDevice, CreateRule, DeviceView, DevicesView, FiringView, OfferTransfer,
     ReadingView, RegisterDevice, RevokeRule, RuleView, my_devices,
 };
-use crate::verify::{PassportShown, verify_passport};
+use crate::verify::{PassportShown, ReadingShown, verify_passport, verify_reading};
 
 #[component]
 pub fn DevicesPage() -> impl IntoView {
@@ -518,18 +518,46 @@ fn Device(device: DeviceView, change: ServerAction<ChangeDevice>, transfer: Tran
 #[component]
 fn PassportBadge(shown: PassportShown) -> impl IntoView {
     let locale = use_locale();
-    let (badge, set_badge) = signal(None::<(&'static str, &'static str, String)>);
-    Effect::new(move |_| {
+    let badge = checked_in_browser(move || {
         let shown = shown.clone();
-        leptos::task::spawn_local(async move {
-            let b = match verify_passport(shown).await {
+        async move {
+            match verify_passport(shown).await {
                 Ok(v) => v.badge(locale),
                 Err(e) => e.badge(locale),
-            };
-            set_badge.set(Some(b));
-        });
+            }
+        }
     });
     view! { <CheckedBadge badge /> }
+}
+
+/// A reading's seal badge, computed by the browser from its proof and the row shown.
+#[component]
+fn ReadingSealBadge(shown: ReadingShown) -> impl IntoView {
+    let locale = use_locale();
+    let badge = checked_in_browser(move || {
+        let shown = shown.clone();
+        async move {
+            match verify_reading(shown).await {
+                Ok(v) => v.badge(locale),
+                Err(e) => e.badge(locale),
+            }
+        }
+    });
+    view! { <CheckedBadge badge /> }
+}
+
+/// Runs a check in the browser once the component is live; its badge when done.
+fn checked_in_browser<F, Fut>(check: F) -> ReadSignal<Option<(&'static str, &'static str, String)>>
+where
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future<Output = (&'static str, &'static str, String)> + 'static,
+{
+    let (badge, set_badge) = signal(None);
+    Effect::new(move |_| {
+        let check = check();
+        leptos::task::spawn_local(async move { set_badge.set(Some(check.await)) });
+    });
+    badge
 }
 
 /// The latest readings: a line per metric over time (drawn on the server, so it shows without
@@ -554,6 +582,9 @@ fn Readings(device: uuid::Uuid, readings: Vec<ReadingView>) -> impl IntoView {
         .map(|(i, r)| format!("{:.1},{:.1}", 300.0 * i as f64 / n as f64, 90.0 - 80.0 * (r.value - lo) as f64 / span))
         .collect();
     let label = locale.readings_chart(&metric, series.len(), lo, hi);
+    // The browser checks the newest sealed reading's proof (one per device: each check fetches
+    // a bundle and verifies a quorum of signatures).
+    let newest_sealed = readings.iter().take(10).find(|r| r.sealed).map(|r| r.counter);
     let title = label.clone();
     view! {
         <section class="readings" aria-label=t.device_readings>
@@ -583,7 +614,17 @@ fn Readings(device: uuid::Uuid, readings: Vec<ReadingView>) -> impl IntoView {
                                     <td><code>{r.metric.clone()}</code></td>
                                     <td>{r.value}</td>
                                     <td>{r.counter}</td>
-                                    <td>
+                                    <td data-reading-seal=r.counter>
+                                        {(Some(r.counter) == newest_sealed)
+                                            .then(|| {
+                                                let shown = ReadingShown {
+                                                    device_id: device,
+                                                    counter: r.counter,
+                                                    metric: r.metric.clone(),
+                                                    value: r.value,
+                                                };
+                                                view! { <ReadingSealBadge shown /> " " }
+                                            })}
                                         {if r.sealed {
                                             view! {
                                                 <a href=format!("/me/devices/{device}/readings/{}/proof", r.counter)
