@@ -181,7 +181,6 @@ async fn check_origin(State(origin): State<Arc<String>>, request: Request, next:
     next.run(request).await
 }
 
-/// Liveness: the process answers.
 /// Takes a device's claim code (app `serverfns::devices`) out of the holder's session before
 /// the Devices page renders, and hands it to the page in the request: pages stream, and the
 /// session layer saves changes made before the response starts, not while its body streams.
@@ -199,6 +198,7 @@ async fn claim_code_once(session: tower_sessions::Session, mut request: Request,
     next.run(request).await
 }
 
+/// Liveness: the process answers.
 async fn healthz() -> &'static str {
     "ok"
 }
