@@ -333,6 +333,67 @@ pub async fn verify_reading(shown: ReadingShown) -> Result<SealChecked, CheckErr
     })
 }
 
+/// What the browser established about a rule's action: its receipt is in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiringChecked {
+    pub cosigners: usize,
+    pub checkpoint_size: u64,
+}
+
+impl FiringChecked {
+    /// (CSS class, `data-verify` value, text).
+    #[must_use]
+    pub fn badge(&self, locale: Locale) -> (&'static str, &'static str, String) {
+        ("verified", "verified", locale.verified_by(self.cosigners, self.checkpoint_size))
+    }
+}
+
+/// An action of a rule as a page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiringShown {
+    /// Log index of its `rule.fired` receipt.
+    pub index: i64,
+    pub rule_id: Uuid,
+    pub trigger_counter: i64,
+    pub command: String,
+}
+
+/// Checks a rule's action: fetches its receipt's bundle, verifies it (keys as for
+/// [`verify_entry`]), and compares the `rule.fired` entry with the row shown (rule, reading,
+/// command), naming the first field that differs.
+///
+/// # Errors
+/// See [`CheckError`].
+#[cfg(feature = "hydrate")]
+pub async fn verify_firing(shown: FiringShown) -> Result<FiringChecked, CheckError> {
+    use chain::bundle::verify_bundle;
+
+    let (policy, bundle) = trusted_bundle(&format!("/ledger/bundle/{}", shown.index)).await?;
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    if i64::try_from(verdict.index).ok() != Some(shown.index) {
+        return Err(CheckError::Failed(format!("the bundle proves entry {} instead", verdict.index)));
+    }
+    let chain::Event::RuleFired(f) = &verdict.event else {
+        return Err(CheckError::Differs("kind"));
+    };
+    let checks = [
+        (f.rule_id.0 == *shown.rule_id.as_bytes(), "rule"),
+        (i64::try_from(f.trigger_counter).ok() == Some(shown.trigger_counter), "counter"),
+        (f.command == shown.command, "command"),
+    ];
+    if let Some((_, field)) = checks.iter().find(|(same, _)| !same) {
+        return Err(CheckError::Differs(field));
+    }
+    Ok(FiringChecked { cosigners: verdict.cosigners.len(), checkpoint_size: verdict.checkpoint.size })
+}
+
+/// On the server the badge is never computed: the browser does it.
+#[cfg(not(feature = "hydrate"))]
+pub async fn verify_firing(_shown: FiringShown) -> Result<FiringChecked, CheckError> {
+    std::future::pending().await
+}
+
 /// On the server the badge is never computed: the browser does it.
 #[cfg(not(feature = "hydrate"))]
 pub async fn verify_reading(_shown: ReadingShown) -> Result<SealChecked, CheckError> {

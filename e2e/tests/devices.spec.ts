@@ -256,6 +256,12 @@ test('a rule between two brands closes the valve on a leak, shows its receipt an
   }, 45_000);
   const firing = rule.locator('table.firings tbody tr');
   await expect(firing).toHaveCount(1);
+  if (js(testInfo)) {
+    // The browser checks the receipt itself against the row: rule, reading, command.
+    await reloadUntil(page, testInfo, async () => {
+      await expect(firing.locator('[data-receipt-check] [data-verify="verified"]')).toBeVisible({ timeout: 3000 });
+    }, 45_000);
+  }
   await expect(firing).toContainText('close');
   await expect(firing.locator('td').nth(3).locator('time')).toBeVisible();
   // The receipt, once cosigned, passes `onecity verify` offline as the action it claims.

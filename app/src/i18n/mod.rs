@@ -469,6 +469,8 @@ impl Locale {
             "counter" => ("reading counter", "读数计数器"),
             "metric" => ("measurement", "测量项"),
             "value" => ("value", "数值"),
+            "rule" => ("rule", "规则"),
+            "command" => ("command", "指令"),
             _ => ("kind of entry", "记录类型"),
         };
         match self {

@@ -13,7 +13,7 @@ use crate::serverfns::devices::{
     CancelTransfer, ChangeDevice, ClaimDevice, CreateRule, DeviceView, DevicesView, FiringView, OfferTransfer,
     ReadingView, RegisterDevice, RevokeRule, RuleView, my_devices,
 };
-use crate::verify::{PassportShown, ReadingShown, verify_passport, verify_reading};
+use crate::verify::{FiringShown, PassportShown, ReadingShown, verify_firing, verify_passport, verify_reading};
 
 #[component]
 pub fn DevicesPage() -> impl IntoView {
@@ -271,7 +271,7 @@ fn RuleItem(rule: RuleView, revoke: ServerAction<RevokeRule>) -> impl IntoView {
                             {rule
                                 .firings
                                 .into_iter()
-                                .map(|f| view! { <FiringRow firing=f revoked /> })
+                                .map(|f| view! { <FiringRow rule_id=id firing=f revoked /> })
                                 .collect_view()}
                         </tbody>
                     </table>
@@ -294,7 +294,7 @@ fn RuleItem(rule: RuleView, revoke: ServerAction<RevokeRule>) -> impl IntoView {
 }
 
 #[component]
-fn FiringRow(firing: FiringView, revoked: bool) -> impl IntoView {
+fn FiringRow(rule_id: uuid::Uuid, firing: FiringView, revoked: bool) -> impl IntoView {
     let t = use_messages();
     let locale = use_locale();
     let delivered = match (&firing.delivered_at, revoked) {
@@ -310,13 +310,23 @@ fn FiringRow(firing: FiringView, revoked: bool) -> impl IntoView {
             <td>{delivered}</td>
             <td>
                 {match firing.leaf_index {
-                    Some(i) => view! {
-                        <a href=format!("/ledger/bundle/{i}") rel="external" download=format!("onecity-receipt-{i}.json")
-                            class="download" data-receipt=i>
-                            {t.download_proof}
-                        </a>
+                    Some(i) => {
+                        let shown = FiringShown {
+                            index: i,
+                            rule_id,
+                            trigger_counter: firing.trigger_counter,
+                            command: firing.command.clone(),
+                        };
+                        view! {
+                            <span data-receipt-check=i><FiringBadge shown /></span>
+                            " "
+                            <a href=format!("/ledger/bundle/{i}") rel="external"
+                                download=format!("onecity-receipt-{i}.json") class="download" data-receipt=i>
+                                {t.download_proof}
+                            </a>
+                        }
+                        .into_any()
                     }
-                    .into_any(),
                     None => view! { <span class="badge pending">{t.badge_not_cosigned}</span> }.into_any(),
                 }}
             </td>
@@ -522,6 +532,22 @@ fn PassportBadge(shown: PassportShown) -> impl IntoView {
         let shown = shown.clone();
         async move {
             match verify_passport(shown).await {
+                Ok(v) => v.badge(locale),
+                Err(e) => e.badge(locale),
+            }
+        }
+    });
+    view! { <CheckedBadge badge /> }
+}
+
+/// A rule action's receipt badge, computed by the browser from its bundle and the row shown.
+#[component]
+fn FiringBadge(shown: FiringShown) -> impl IntoView {
+    let locale = use_locale();
+    let badge = checked_in_browser(move || {
+        let shown = shown.clone();
+        async move {
+            match verify_firing(shown).await {
                 Ok(v) => v.badge(locale),
                 Err(e) => e.badge(locale),
             }
