@@ -116,14 +116,7 @@ impl CheckError {
 /// See [`CheckError`].
 #[cfg(feature = "hydrate")]
 pub async fn verify_entry(index: i64, expect: Expect) -> Result<Checked, CheckError> {
-    use chain::bundle::verify_bundle;
-
-    let (policy, bundle) = trusted_bundle(&format!("/ledger/bundle/{index}")).await?;
-    if bundle.entry.index != u64::try_from(index).unwrap_or(u64::MAX) {
-        return Err(CheckError::Failed(format!("the bundle proves entry {} instead", bundle.entry.index)));
-    }
-    let now = (js_sys::Date::now() / 1000.0) as u64;
-    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let verdict = verified_entry(index).await?;
     let entry_type = verdict.event.type_name().to_owned();
     claim(&expect)?.check(&verdict.event).map_err(|field| CheckError::Differs(field.name()))?;
     let grant_status = verdict.status.as_ref().map(|s| match s.status {
@@ -202,11 +195,7 @@ impl SealChecked {
 /// with the reason.
 #[cfg(feature = "hydrate")]
 pub async fn verify_seal(record: Uuid, version: i32, content: String) -> Result<SealChecked, CheckError> {
-    use chain::bundle::verify_bundle;
-
-    let (policy, bundle) = trusted_bundle(&format!("/me/records/{record}/{version}/proof")).await?;
-    let now = (js_sys::Date::now() / 1000.0) as u64;
-    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let verdict = verified_bundle(&format!("/me/records/{record}/{version}/proof")).await?;
     let Some(sealed) = verdict.record else {
         return Err(CheckError::Failed("the proof is not a record's seal".into()));
     };
@@ -264,11 +253,7 @@ pub struct PassportShown {
 /// See [`CheckError`].
 #[cfg(feature = "hydrate")]
 pub async fn verify_passport(shown: PassportShown) -> Result<PassportChecked, CheckError> {
-    use chain::bundle::verify_bundle;
-
-    let (policy, bundle) = trusted_bundle(&format!("/devices/{}/passport?format=bundle", shown.device_id)).await?;
-    let now = (js_sys::Date::now() / 1000.0) as u64;
-    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let verdict = verified_bundle(&format!("/devices/{}/passport?format=bundle", shown.device_id)).await?;
     let passport = verdict.passport.ok_or_else(|| CheckError::Failed("the proof is not a passport".into()))?;
     let p = &passport.passport;
     let checks = [
@@ -306,12 +291,8 @@ pub struct ReadingShown {
 /// See [`CheckError`].
 #[cfg(feature = "hydrate")]
 pub async fn verify_reading(shown: ReadingShown) -> Result<SealChecked, CheckError> {
-    use chain::bundle::verify_bundle;
-
     let url = format!("/me/devices/{}/readings/{}/proof", shown.device_id, shown.counter);
-    let (policy, bundle) = trusted_bundle(&url).await?;
-    let now = (js_sys::Date::now() / 1000.0) as u64;
-    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
+    let verdict = verified_bundle(&url).await?;
     let Some(sealed) = verdict.reading else {
         return Err(CheckError::Failed("the proof is not a reading's seal".into()));
     };
@@ -366,14 +347,7 @@ pub struct FiringShown {
 /// See [`CheckError`].
 #[cfg(feature = "hydrate")]
 pub async fn verify_firing(shown: FiringShown) -> Result<FiringChecked, CheckError> {
-    use chain::bundle::verify_bundle;
-
-    let (policy, bundle) = trusted_bundle(&format!("/ledger/bundle/{}", shown.index)).await?;
-    let now = (js_sys::Date::now() / 1000.0) as u64;
-    let verdict = verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))?;
-    if i64::try_from(verdict.index).ok() != Some(shown.index) {
-        return Err(CheckError::Failed(format!("the bundle proves entry {} instead", verdict.index)));
-    }
+    let verdict = verified_entry(shown.index).await?;
     let chain::Event::RuleFired(f) = &verdict.event else {
         return Err(CheckError::Differs("kind"));
     };
@@ -416,6 +390,24 @@ pub async fn verify_seal(_record: Uuid, _version: i32, _content: String) -> Resu
 #[cfg(not(feature = "hydrate"))]
 pub async fn verify_entry(_index: i64, _expect: Expect) -> Result<Checked, CheckError> {
     std::future::pending().await
+}
+
+/// The bundle at `url`, verified against the keys this browser trusts, now.
+#[cfg(feature = "hydrate")]
+async fn verified_bundle(url: &str) -> Result<chain::Verdict, CheckError> {
+    let (policy, bundle) = trusted_bundle(url).await?;
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    chain::bundle::verify_bundle(&bundle, &policy, now).map_err(|e| CheckError::Failed(e.to_string()))
+}
+
+/// The ledger entry at `index`, verified as [`verified_bundle`], and the bundle proves that entry.
+#[cfg(feature = "hydrate")]
+async fn verified_entry(index: i64) -> Result<chain::Verdict, CheckError> {
+    let verdict = verified_bundle(&format!("/ledger/bundle/{index}")).await?;
+    if i64::try_from(verdict.index).ok() != Some(index) {
+        return Err(CheckError::Failed(format!("the bundle proves entry {} instead", verdict.index)));
+    }
+    Ok(verdict)
 }
 
 /// The keys this browser trusts and the bundle at `url` (404: not cosigned yet).

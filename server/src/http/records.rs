@@ -56,18 +56,10 @@ fn attachment(name: &str, body: String) -> Result<Response> {
         .into_response())
 }
 
-/// The existence proof (bundle version 3) of one version; 404 until it is sealed and cosigned.
-async fn proof(
-    State(state): State<AppState>,
-    session: Session,
-    Path((record, version)): Path<(Uuid, i32)>,
-) -> Result<Response> {
-    own_version(&state, &session, record, version).await?;
-    let mut conn = state.db.acquire().await?;
-    match record_bundle(&mut conn, &state.ledger, record, version).await {
-        Ok(b) => {
-            attachment(&format!("onecity-seal-{record}-v{version}.json"), b.to_json().map_err(anyhow::Error::from)?)
-        }
+/// A proof as a download named `name`; 404 while there is none yet (or none for this resident).
+fn bundle_download(name: &str, bundle: std::result::Result<chain::ProofBundle, BundleError>) -> Result<Response> {
+    match bundle {
+        Ok(b) => attachment(name, b.to_json().map_err(anyhow::Error::from)?),
         Err(
             BundleError::NotYetSealed(..)
             | BundleError::ReadingNotSealed(..)
@@ -76,6 +68,18 @@ async fn proof(
         ) => Err(Error::NotFound),
         Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
     }
+}
+
+/// The existence proof (bundle version 3) of one version; 404 until it is sealed and cosigned.
+async fn proof(
+    State(state): State<AppState>,
+    session: Session,
+    Path((record, version)): Path<(Uuid, i32)>,
+) -> Result<Response> {
+    own_version(&state, &session, record, version).await?;
+    let mut conn = state.db.acquire().await?;
+    let bundle = record_bundle(&mut conn, &state.ledger, record, version).await;
+    bundle_download(&format!("onecity-seal-{record}-v{version}.json"), bundle)
 }
 
 /// The version's content as canonical JSON: the bytes whose hash the seal commits to.
@@ -101,16 +105,6 @@ async fn reading_proof(
 ) -> Result<Response> {
     let resident = session_resident(&session).await?;
     let mut conn = state.db.acquire().await?;
-    match reading_bundle(&mut conn, &state.ledger, resident, device, counter).await {
-        Ok(b) => {
-            attachment(&format!("onecity-reading-{device}-{counter}.json"), b.to_json().map_err(anyhow::Error::from)?)
-        }
-        Err(
-            BundleError::ReadingNotSealed(..)
-            | BundleError::NotYetSealed(..)
-            | BundleError::NotYetCosigned(_)
-            | BundleError::NoPolicy,
-        ) => Err(Error::NotFound),
-        Err(BundleError::Other(e)) => Err(Error::Anyhow(e)),
-    }
+    let bundle = reading_bundle(&mut conn, &state.ledger, resident, device, counter).await;
+    bundle_download(&format!("onecity-reading-{device}-{counter}.json"), bundle)
 }
